@@ -1,0 +1,28 @@
+"""Atomic file writes: a temp file in the target folder, renamed into place when complete."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def atomic_write(path: str, mode: str = "w") -> Iterator:
+    """Open a temp file beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    An interrupted run therefore never leaves a half-written cache or result file.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; caches are plain data files
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,77 @@
+"""Every fix that RecBole 1.2.1 needs on today's stack, in one place.
+
+- numpy 2 removed ``np.float_``/``np.complex_``/``np.unicode_``, which RecBole's ``Config``
+  aliases on construction: restore them (only where missing, so numpy 1 is untouched).
+- ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
+  whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
+- torch >= 2.6 loads with ``weights_only=True`` and cannot read RecBole checkpoints (they pickle
+  the Config): :class:`CheckpointCompatTrainer` loads checkpoints that our trainers wrote.
+- ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
+  never imports it (a test checks).
+- pandas 3 breaks RecBole's ``token_seq`` loading: pinned ``pandas<3`` in setup.cfg.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
+
+
+def restore_numpy_aliases() -> None:
+    """Give numpy 2 back the aliases that RecBole's ``Config.compatibility_settings`` reads."""
+    for old, new in _NUMPY_ALIASES.items():
+        if not hasattr(np, old):
+            setattr(np, old, getattr(np, new))
+
+
+def import_recbole_models() -> None:
+    """Import RecBole's sequential models and undo the process-wide anomaly switch they turn on."""
+    import recbole.model.sequential_recommender  # noqa: F401  (imports sine.py, which flips it)
+
+    torch.autograd.set_detect_anomaly(False)
+
+
+def apply() -> None:
+    """Apply every compatibility fix; idempotent, called when ``recbole_llmemb`` is imported."""
+    restore_numpy_aliases()
+    import_recbole_models()
+
+
+def load_recbole_checkpoint(path: str, device: torch.device | str = "cpu") -> dict:
+    """Load a checkpoint written by a RecBole Trainer of this package (it pickles the Config).
+
+    ``weights_only=False`` is only safe for files we wrote ourselves: never point it elsewhere.
+    """
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+class CheckpointCompatMixin:
+    """Trainer mixin: RecBole's checkpoint loading with ``weights_only=False`` (torch >= 2.6)."""
+
+    def resume_checkpoint(self, resume_file):
+        original = torch.load
+
+        def load(*args, **kwargs):
+            kwargs.setdefault("weights_only", False)
+            return original(*args, **kwargs)
+
+        # Only this call's torch.load is redirected; RecBole's method body stays its own.
+        torch.load = load
+        try:
+            return super().resume_checkpoint(resume_file)
+        finally:
+            torch.load = original
+
+    @torch.no_grad()
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if eval_data and load_best_model:
+            checkpoint_file = model_file or self.saved_model_file
+            checkpoint = load_recbole_checkpoint(checkpoint_file, self.device)
+            self.model.load_state_dict(checkpoint["state_dict"])
+            self.model.load_other_parameter(checkpoint.get("other_parameter"))
+            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        return super().evaluate(
+            eval_data, load_best_model=False, model_file=model_file, show_progress=show_progress
+        )
