@@ -1,0 +1,48 @@
+"""RecBole Config that also loads the backbone's YAML and this plugin's ``properties/``."""
+
+from __future__ import annotations
+
+import os
+
+import recbole
+from recbole.config import Config
+
+PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
+RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
+
+
+class LLMEmbConfig(Config):
+    """Internal defaults, lowest priority first: RecBole's, then the backbone's RecBole YAML (for
+    ``LLMEmbBERT4Rec`` that is ``BERT4Rec.yaml``, which switches on ``mask_itemseq``), then ours:
+    ``properties/overall.yaml``, ``properties/model/<backbone>.yaml``, ``<model>.yaml``,
+    ``properties/dataset/<dataset>.yaml``. Config files, command line and dicts still win.
+    """
+
+    def _load_internal_config_dict(self, model, model_class, dataset):
+        super()._load_internal_config_dict(model, model_class, dataset)
+        if not os.path.isdir(PROPERTIES_DIR):
+            raise FileNotFoundError(
+                f"{PROPERTIES_DIR} not found: install recbole-llmemb from its source tree"
+                " (pip install -e .) so its properties/ folder is found"
+            )
+        backbone = getattr(model_class, "backbone", model_class).__name__
+        files = (
+            [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []
+        )
+        files += [
+            os.path.join(PROPERTIES_DIR, "overall.yaml"),
+            os.path.join(PROPERTIES_DIR, "model", f"{backbone}.yaml"),
+            os.path.join(PROPERTIES_DIR, "model", f"{model}.yaml") if backbone != model else None,
+            os.path.join(PROPERTIES_DIR, "dataset", f"{dataset}.yaml"),
+        ]
+        for file in files:
+            if file and os.path.isfile(file):
+                loaded = self._update_internal_config_dict(file) or {}
+                if os.path.dirname(file).endswith("dataset"):
+                    self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+
+
+def config_get(config, key: str, default=None):
+    """``config[key]``, or ``default`` when the key is absent or None (RecBole Config or dict)."""
+    value = config[key] if key in config else None
+    return default if value is None else value

