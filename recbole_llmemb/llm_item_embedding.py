@@ -1,0 +1,77 @@
+"""The item-embedding provider: ``adapter(frozen LLM table)`` in place of ``nn.Embedding``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LLMItemEmbedding(nn.Module):
+    """Drop-in for a backbone's ``item_embedding``: has ``.weight`` and ``forward(ids)``.
+
+    ``weight`` = ``[0; adapter(table[1:]); extra tokens]``: the padding row stays zero and
+    extra rows (BERT4Rec's mask token) are trainable vectors of their own. The adapted table is
+    computed once and reused until a parameter changes (an optimiser step) or the grad or
+    train/eval mode changes: once per training step, once per evaluation.
+    """
+
+    def __init__(
+        self,
+        table: torch.Tensor,
+        adapter: nn.Module | None,
+        out_dim: int,
+        freeze_table: bool = True,
+        n_extra_tokens: int = 0,
+        init_std: float = 0.02,
+    ):
+        super().__init__()
+        if adapter is None and table.shape[1] != out_dim:
+            raise ValueError(
+                f"use_adapter: False needs an LLM table of the embedding size {out_dim}, got "
+                f"{table.shape[1]}; set llm_pca_dim to {out_dim} or turn the adapter on"
+            )
+        table = table.detach().clone().float()
+        if freeze_table:
+            self.register_buffer("table", table)
+        else:
+            self.table = nn.Parameter(table)
+        self.adapter = adapter if adapter is not None else nn.Identity()
+        self.extra = nn.Parameter(torch.randn(n_extra_tokens, out_dim) * init_std) if n_extra_tokens else None
+        self.out_dim = out_dim
+        self._cache: torch.Tensor | None = None
+        self._cache_key: tuple | None = None
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.table.shape[0] + (0 if self.extra is None else self.extra.shape[0])
+
+    def _state_key(self) -> tuple:
+        versions = tuple(p._version for p in self.parameters())
+        return (self.training, torch.is_grad_enabled(), self.table.data_ptr(), versions)
+
+    def adapted_table(self) -> torch.Tensor:
+        """``[n_items, out_dim]``: zero padding row, then the adapter applied to every item."""
+        items = self.adapter(self.table[1:])
+        return torch.cat([items.new_zeros(1, self.out_dim), items], dim=0)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        key = self._state_key()
+        if self._cache is None or self._cache_key != key:
+            weight = self.adapted_table()
+            if self.extra is not None:
+                weight = torch.cat([weight, self.extra], dim=0)
+            self._cache, self._cache_key = weight, key
+        return self._cache
+
+    def train(self, mode: bool = True):
+        self._cache = None
+        return super().train(mode)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.weight)
+
+    def extra_repr(self) -> str:
+        frozen = "frozen" if not isinstance(self.table, nn.Parameter) else "trainable"
+        return f"table={tuple(self.table.shape)} ({frozen}), out_dim={self.out_dim}"

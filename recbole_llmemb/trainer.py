@@ -1,0 +1,70 @@
+"""Trainers: RecBole's Trainer with the checkpoint fix, and the RAT trainer of LLMEmb."""
+
+from __future__ import annotations
+
+import torch
+from recbole.trainer import Trainer
+
+from .alignment import alignment_loss
+from .compat import CheckpointCompatMixin, load_recbole_checkpoint
+
+
+class CompatTrainer(CheckpointCompatMixin, Trainer):
+    """RecBole's Trainer, able to load its own checkpoints under torch >= 2.6."""
+
+
+def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tensor:
+    """Item rows ``[n_items, d]`` of a plain backbone's checkpoint (BERT4Rec's mask row dropped)."""
+    state = load_recbole_checkpoint(checkpoint_file)["state_dict"]
+    if "item_embedding.weight" not in state:
+        raise KeyError(f"pretrained_srs_file: {checkpoint_file} has no item_embedding.weight")
+    weight = state["item_embedding.weight"][:n_items]
+    if weight.shape[0] != n_items:
+        raise ValueError(
+            f"pretrained_srs_file: {checkpoint_file} has {weight.shape[0]} items, dataset has"
+            f" {n_items}; train the plain backbone on the same dataset"
+        )
+    return weight.float()
+
+
+class RATTrainer(CompatTrainer):
+    """Recommendation adaptation training: loss = backbone loss + ``align_weight`` * alignment.
+
+    The alignment target is the item table of the pretrained plain backbone
+    (``pretrained_srs_file``), fixed; it pulls the adapter outputs of the batch's items
+    (history and targets) towards their collaborative vectors. Both parts are logged.
+    """
+
+    def __init__(self, config, model, align_target: torch.Tensor | None = None):
+        super().__init__(config, model)
+        self.align_weight = float(config["align_weight"] or 0.0)
+        self.align_temperature = float(config["align_temperature"] or 1.0)
+        self.align_similarity = config["align_similarity"] or "cosine"
+        if self.align_weight > 0 and align_target is None:
+            checkpoint = config["pretrained_srs_file"]
+            if not checkpoint:
+                raise ValueError(
+                    "pretrained_srs_file: align_weight > 0 needs the plain backbone's checkpoint;"
+                    " run the full pipeline or set align_weight: 0"
+                )
+            align_target = pretrained_item_embedding(checkpoint, model.n_items)
+        self.align_target = None if align_target is None else align_target.to(self.device)
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        return super()._train_epoch(
+            train_data, epoch_idx, loss_func=loss_func or self.rat_loss, show_progress=show_progress
+        )
+
+    def rat_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(backbone loss, align_weight * alignment loss)`` for one batch."""
+        rec_loss = self.model.calculate_loss(interaction)
+        if self.align_target is None or self.align_weight == 0:
+            return rec_loss, rec_loss.new_zeros(())
+        items = torch.cat([interaction[self.model.ITEM_SEQ].flatten(), interaction[self.model.ITEM_ID]])
+        items = torch.unique(items)
+        items = items[items > 0]
+        adapted = self.model.item_embedding.weight[items]
+        align = alignment_loss(
+            adapted, self.align_target[items], self.align_temperature, self.align_similarity
+        )
+        return rec_loss, self.align_weight * align

@@ -1,0 +1,28 @@
+"""Model and trainer lookup: this plugin's classes first, then RecBole's."""
+
+from __future__ import annotations
+
+from recbole.utils import get_model as recbole_get_model
+from recbole.utils import get_trainer as recbole_get_trainer
+
+from .model import LLMEmbBERT4Rec, LLMEmbGRU4Rec, LLMEmbSASRec
+from .trainer import CompatTrainer, RATTrainer
+
+LLMEMB_MODELS = {cls.__name__: cls for cls in (LLMEmbSASRec, LLMEmbGRU4Rec, LLMEmbBERT4Rec)}
+BACKBONES = {cls.backbone.__name__: cls for cls in LLMEMB_MODELS.values()}
+
+
+def get_model(model_name: str):
+    """Class of ``model_name``: an LLMEmb model of this package, else RecBole's own."""
+    if model_name in LLMEMB_MODELS:
+        return LLMEMB_MODELS[model_name]
+    return recbole_get_model(model_name)
+
+
+def get_trainer(model_type, model_name: str):
+    """RATTrainer for LLMEmb models; for RecBole's models the trainer RecBole picks, with the
+    checkpoint fix when that is the plain ``Trainer``."""
+    if model_name in LLMEMB_MODELS:
+        return RATTrainer
+    trainer = recbole_get_trainer(model_type, model_name)
+    return CompatTrainer if trainer.__name__ == "Trainer" else trainer
