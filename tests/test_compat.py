@@ -1,0 +1,41 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import recbole_llmemb  # noqa: F401  (applies the compatibility fixes)
+from recbole_llmemb.compat import load_recbole_checkpoint
+
+
+def test_anomaly_detection_is_off_after_recbole_models_are_imported():
+    from recbole.model.sequential_recommender import SINE  # noqa: F401
+
+    assert not torch.is_anomaly_enabled()
+
+
+def test_numpy_aliases_that_recbole_config_reads_exist():
+    for name in ("float_", "complex_", "unicode_"):
+        assert hasattr(np, name)
+    from recbole.config import Config
+
+    Config.compatibility_settings(None)  # raises AttributeError on numpy 2 without the fix
+
+
+def test_package_never_imports_recbole_quick_start():
+    code = "import sys, recbole_llmemb.pipeline, recbole_llmemb.cli; print('recbole.quick_start' in sys.modules, 'ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_recbole_checkpoint_needs_and_gets_weights_only_false(tmp_path, base_config):
+    from recbole_llmemb.pipeline import make_config
+    from recbole_llmemb.utils import get_model
+
+    config = make_config(get_model("SASRec"), "tiny", config_dict=base_config)
+    path = tmp_path / "ckpt.pth"
+    torch.save({"config": config, "state_dict": {"w": torch.ones(2)}}, path)
+    with pytest.raises(Exception, match="weights_only"):
+        torch.load(path)  # torch >= 2.6 default: why the fix exists
+    assert torch.equal(load_recbole_checkpoint(str(path))["state_dict"]["w"], torch.ones(2))

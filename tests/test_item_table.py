@@ -1,0 +1,127 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from recbole_llmemb import item_table
+from recbole_llmemb.item_table import ItemTable, build_llm_table, build_reduced_table, embed_prompts
+from recbole_llmemb.llm import load_llm
+
+TOKENS = [f"i{n}" for n in range(1, 31)]
+
+
+def table_config(base_config, **overrides):
+    config = {
+        "dataset": "tiny",
+        "data_path": os.path.join(base_config["data_path"], "tiny"),
+        "checkpoint_dir": base_config["checkpoint_dir"],
+        "llm_path": base_config["llm_path"],
+        "device": "cpu",
+        "seed": 1,
+        "prompt_fields": ["title", "genre", "year"],
+        "prompt_list_fields": ["genre"],
+    }
+    config.update(overrides)
+    return config
+
+
+def test_batched_length_sorted_embedding_equals_one_by_one(tiny_llm):
+    model, tokenizer = load_llm(tiny_llm)
+    prompts = [
+        "title is red",
+        "the item has following attributes : title is blue night ; genre is drama",
+        "year is 1981 ; title is star",
+    ]
+    batched = embed_prompts(model, tokenizer, prompts, batch_size=3, show_progress=False)
+    single = np.stack(
+        [embed_prompts(model, tokenizer, [p], batch_size=1, show_progress=False)[0] for p in prompts]
+    )
+    assert batched.shape == (3, 32)
+    np.testing.assert_allclose(batched, single, atol=1e-5)  # padding never leaks into the mean
+    assert not np.allclose(batched[0], batched[1])
+
+
+def test_to_internal_ids_maps_rows_by_token_and_zero_padding():
+    table = ItemTable(["b", "a", "c"], np.array([[2.0, 2.0], [1.0, 1.0], [3.0, 3.0]], dtype=np.float32))
+    matrix = table.to_internal_ids(["[PAD]", "a", "c", "b"])
+    assert torch.equal(matrix, torch.tensor([[0.0, 0.0], [1.0, 1.0], [3.0, 3.0], [2.0, 2.0]]))
+    with pytest.raises(KeyError, match="no row"):
+        table.to_internal_ids(["[PAD]", "z"])
+
+
+def test_save_is_atomic_and_round_trips(tmp_path):
+    table = ItemTable(["a", "b"], np.eye(2, dtype=np.float32))
+    path = tmp_path / "t.npz"
+    table.save(str(path))
+    assert sorted(os.listdir(tmp_path)) == ["t.npz"]  # no temp file left behind
+    again = ItemTable.load(str(path))
+    assert again.tokens == ["a", "b"] and np.array_equal(again.vectors, table.vectors)
+
+
+def test_table_is_cached_and_reused_without_loading_the_llm(base_config, monkeypatch):
+    config = table_config(base_config)
+    table, key = build_llm_table(config, TOKENS, show_progress=False)
+    assert table.tokens == TOKENS and table.vectors.shape == (30, 32)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the LLM was loaded although the table is cached")
+
+    monkeypatch.setattr(item_table, "load_llm", refuse)
+    again, key_again = build_llm_table(config, TOKENS, show_progress=False)
+    assert key_again == key and np.array_equal(again.vectors, table.vectors)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"prompt_instruction": "Another instruction: "}, {"llm_max_length": 5}, {"prompt_fields": ["title"]}],
+)
+def test_cache_key_changes_with_prompts_and_llm_settings(base_config, override):
+    _, key = build_llm_table(table_config(base_config), TOKENS, show_progress=False)
+    changed, other = build_llm_table(table_config(base_config, **override), TOKENS, show_progress=False)
+    assert other != key
+    assert (
+        len(
+            [
+                f
+                for f in os.listdir(item_table.cache_dir(table_config(base_config)))
+                if f.startswith("llm-table")
+            ]
+        )
+        == 2
+    )
+
+
+def test_cache_key_changes_with_llm_files(base_config, tmp_path):
+    import shutil
+
+    other_llm = tmp_path / "other-llm"
+    shutil.copytree(base_config["llm_path"], other_llm)
+    _, key = build_llm_table(table_config(base_config), TOKENS, show_progress=False)
+    _, other = build_llm_table(
+        table_config(base_config, llm_path=str(other_llm)), TOKENS, show_progress=False
+    )
+    assert other != key
+
+
+def test_unknown_pooling_is_refused(base_config):
+    with pytest.raises(ValueError, match="llm_pooling"):
+        build_llm_table(table_config(base_config, llm_pooling="max"), TOKENS, show_progress=False)
+
+
+def test_pca_reduces_caches_and_checks_dim(base_config):
+    config = table_config(base_config)
+    reduced = build_reduced_table(config, TOKENS, 8)
+    assert reduced.vectors.shape == (30, 8) and reduced.tokens == TOKENS
+    np.testing.assert_allclose(reduced.vectors.mean(axis=0), 0, atol=1e-4)  # PCA centres
+    files = [f for f in os.listdir(item_table.cache_dir(config)) if f.startswith("pca-")]
+    assert len(files) == 1
+    assert np.array_equal(build_reduced_table(config, TOKENS, 8).vectors, reduced.vectors)
+    assert build_reduced_table(config, TOKENS, 0).dim == 32  # 0 keeps the LLM size
+    with pytest.raises(ValueError, match="llm_pca_dim"):
+        build_reduced_table(config, TOKENS, 64)
+
+
+def test_missing_llm_path_is_a_clear_error(base_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match="llm_path"):
+        build_llm_table(table_config(base_config, llm_path=str(tmp_path / "nope")), TOKENS)

@@ -1,0 +1,81 @@
+import json
+import os
+
+import pytest
+
+from recbole_llmemb import pipeline
+from recbole_llmemb.data import MissingDatasetError
+from recbole_llmemb.trainer import RATTrainer
+
+
+@pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, monkeypatch):
+    outcome = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
+    md_path, json_path = outcome["results"]
+    table = open(md_path).read()
+    assert f"| {backbone} |" in table and f"| LLMEmb{backbone} |" in table
+    rows = json.load(open(json_path))["rows"]
+    assert [r["model"] for r in rows] == [backbone, f"LLMEmb{backbone}"]
+    for row in rows:
+        assert 0.0 <= row["ndcg@10"] <= row["hit@10"] <= 1.0
+    plain = outcome["plain"]
+    assert os.path.isfile(plain.checkpoint) and not os.path.exists(
+        plain.checkpoint.replace(".pth", ".partial.pth")
+    )
+
+    # Second run: the pretrained backbone comes from the cache, only RAT trains again.
+    trained = []
+    original = pipeline.train_and_test
+    monkeypatch.setattr(pipeline, "train_and_test", lambda *a, **k: trained.append(a[1]) or original(*a, **k))
+    again = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
+    assert [cls.__name__ for cls in trained] == [f"LLMEmb{backbone}"]
+    assert again["plain"].test_result == plain.test_result
+
+
+def test_rat_aligns_to_the_pretrained_backbone(base_config, monkeypatch):
+    targets = []
+    init = RATTrainer.__init__
+
+    def spy(self, config, model, align_target=None):
+        init(self, config, model, align_target)
+        targets.append(self.align_target)
+
+    monkeypatch.setattr(RATTrainer, "__init__", spy)
+    outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(base_config, epochs=1, align_weight=0.1))
+    import torch
+
+    from recbole_llmemb.compat import load_recbole_checkpoint
+
+    state = load_recbole_checkpoint(outcome["plain"].checkpoint)["state_dict"]
+    assert torch.equal(targets[0], state["item_embedding.weight"])
+
+
+def test_pretrained_cache_key_ignores_llm_settings_but_not_backbone_settings(base_config):
+    from recbole_llmemb.utils import get_model
+
+    def key(**overrides):
+        return pipeline.pretrain_key(
+            pipeline.make_config(get_model("SASRec"), "tiny", config_dict={**base_config, **overrides})
+        )
+
+    assert key() == key(align_weight=0.7, llm_pca_dim=4, adapter_activation="relu")
+    assert key() != key(hidden_size=8)
+    assert key() != key(seed=7)
+
+
+def test_missing_dataset_names_the_files(base_config):
+    with pytest.raises(MissingDatasetError, match=r"absent\.inter.*absent\.item"):
+        pipeline.run_llmemb("SASRec", "absent", config_dict=base_config)
+
+
+def test_unknown_backbone(base_config):
+    with pytest.raises(ValueError, match="--model"):
+        pipeline.run_llmemb("NARM", "tiny", config_dict=base_config)
+
+
+def test_table_stage_stops_before_training(base_config):
+    outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="table")
+    assert set(outcome) == {"timings"}
+    cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
+    assert any(f.startswith("pca-") for f in os.listdir(cache))
+    assert not any(f.startswith("pretrained-") for f in os.listdir(cache))

@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from recbole_llmemb import BACKBONES
+from recbole_llmemb.alignment import alignment_loss
+from recbole_llmemb.pipeline import load_data, make_config
+from recbole_llmemb.trainer import RATTrainer
+
+
+def setup(base_config, **overrides):
+    cls = BACKBONES["SASRec"]
+    config = make_config(cls, "tiny", config_dict={**base_config, **overrides})
+    data = load_data(config)
+    torch.manual_seed(0)
+    model = cls(config, data[1].dataset)
+    target = torch.randn(model.n_items, 16)
+    return config, data, model, target
+
+
+def test_alignment_loss_values():
+    torch.manual_seed(0)
+    x = torch.eye(4) * 3
+    assert alignment_loss(x, x, temperature=0.05) < 1e-6  # each item picks itself
+    shuffled = alignment_loss(x, x[[1, 2, 3, 0]], temperature=0.05)
+    assert shuffled > 10
+    equal = alignment_loss(torch.ones(4, 2), torch.ones(4, 2), temperature=1.0)
+    assert math.isclose(equal.item(), math.log(4), rel_tol=1e-6)  # no signal: chance level
+    a, b = torch.randn(5, 3), torch.randn(5, 3)
+    assert not torch.isclose(alignment_loss(a, b, 1.0, "dot"), alignment_loss(a, b, 1.0, "cosine"))
+    with pytest.raises(ValueError, match="align_similarity"):
+        alignment_loss(a, b, 1.0, "l2")
+    with pytest.raises(ValueError, match="align_temperature"):
+        alignment_loss(a, b, 0.0)
+
+
+def test_rat_loss_is_model_loss_plus_weighted_alignment(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, align_weight=0.5, align_temperature=0.2)
+    trainer = RATTrainer(config, model, align_target=target)
+    model.eval()  # no dropout: both computations see the same network
+    batch = next(iter(train))
+    rec, align = trainer.rat_loss(batch)
+    assert torch.allclose(rec, model.calculate_loss(batch))
+    items = torch.unique(torch.cat([batch["item_id_list"].flatten(), batch["item_id"]]))
+    items = items[items > 0]
+    expected = 0.5 * alignment_loss(model.item_embedding.weight[items], target[items], 0.2)
+    assert torch.allclose(align, expected) and align > 0
+
+
+def test_rat_training_lowers_both_losses_and_keeps_table_frozen(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, align_weight=1.0, learning_rate=0.01)
+    trainer = RATTrainer(config, model, align_target=target)
+    table = model.item_embedding.table.clone()
+    adapter = model.item_embedding.adapter[-1].weight.detach().clone()
+    losses = [trainer._train_epoch(train, epoch) for epoch in range(6)]
+    assert all(isinstance(loss, tuple) and len(loss) == 2 for loss in losses)
+    assert losses[-1][0] < losses[0][0]  # recommendation loss falls
+    assert losses[-1][1] < losses[0][1]  # alignment loss falls
+    assert torch.equal(model.item_embedding.table, table)
+    assert not torch.equal(model.item_embedding.adapter[-1].weight, adapter)
+
+
+def test_unfrozen_table_trains(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, freeze_llm_table=False, align_weight=0.0)
+    trainer = RATTrainer(config, model)
+    table = model.item_embedding.table.detach().clone()
+    trainer._train_epoch(train, 0)
+    assert not torch.equal(model.item_embedding.table, table)
+
+
+def test_zero_align_weight_logs_a_zero_part_and_needs_no_pretrained_model(base_config):
+    config, (_, train, _, _), model, _ = setup(base_config, align_weight=0.0)
+    trainer = RATTrainer(config, model)
+    rec, align = trainer.rat_loss(next(iter(train)))
+    assert align.item() == 0.0 and rec > 0
+
+
+def test_alignment_without_pretrained_model_is_a_clear_error(base_config):
+    config, _, model, _ = setup(base_config, align_weight=0.1)
+    with pytest.raises(ValueError, match="pretrained_srs_file"):
+        RATTrainer(config, model)
