@@ -20,7 +20,12 @@ Stages, run in order; each reuses its cache under <checkpoint_dir>/llmemb/<datas
             item table that the alignment loss targets.
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the
             item embedding, loss = backbone loss + align_weight * alignment), test it, and
-            write the comparison table to <results_dir>/<dataset>-<model>.md/.json.
+            write the report to <results_dir>/<dataset>-<model>-<protocol>.md/.csv/.json
+            with -groups.png (HR@10 per popularity group) and -tsne.png (item tables).
+
+Every evaluation reports overall, tail and head metrics and five popularity groups
+(popularity counted on the training split). --eval_negatives=100 (or eval_args mode uni100)
+switches to the paper's protocol: 100 fixed sampled negatives per user.
 
 Any RecBole or recbole-llmemb setting can be given as --key=value (for example
 --epochs=5 --align_weight=0.1 --eval_args="{'mode':'uni100'}"); defaults live in properties/.
@@ -41,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--config_files", default=None, help="extra RecBole YAML files, space- or comma-separated"
+    )
+    parser.add_argument(
+        "--baselines",
+        default="",
+        help="more plain RecBole models for the report, comma-separated (e.g. SASRec,GRU4Rec,BERT4Rec)",
     )
     parser.add_argument(
         "--stage", default="all", choices=["table", "pretrain", "all"], help="last stage to run"
@@ -65,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     files = args.config_files.replace(",", " ").split() if args.config_files else None
     try:
-        outcome = run_llmemb(args.model, args.dataset, config_file_list=files, stage=args.stage)
+        baselines = [name for name in args.baselines.split(",") if name]
+        outcome = run_llmemb(
+            args.model, args.dataset, config_file_list=files, stage=args.stage, baselines=baselines
+        )
     except (MissingDatasetError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

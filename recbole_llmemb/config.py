@@ -41,6 +41,15 @@ class LLMEmbConfig(Config):
                 if os.path.dirname(file).endswith("dataset"):
                     self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
 
+    def _set_eval_neg_sample_args(self, phase):
+        # RecBole's uniN redraws negatives at every evaluation; run full-sort data loading and
+        # rank against fixed negatives instead (recbole_llmemb.sampled_negatives).
+        mode = self.final_config_dict["eval_args"]["mode"]
+        if isinstance(mode.get(phase), str) and mode[phase].startswith("uni"):
+            self.final_config_dict["eval_negatives"] = int(mode[phase][3:])
+            mode[phase] = "full"
+        super()._set_eval_neg_sample_args(phase)
+
 
 def config_get(config, key: str, default=None):
     """``config[key]``, or ``default`` when the key is absent or None (RecBole Config or dict)."""

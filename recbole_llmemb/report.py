@@ -1,11 +1,15 @@
-"""The comparison table of plain backbones and their LLMEmb versions."""
+"""The comparison report: markdown and CSV tables, JSON, and the two plots."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Mapping, Sequence
 
 from .atomic import atomic_write
+
+SPLITS = (("overall", ""), ("tail", "tail_"), ("head", "head_"))
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -14,32 +18,59 @@ def write_atomic(path: str, text: str) -> None:
         handle.write(text)
 
 
-def comparison_table(rows: Sequence[tuple[str, Mapping[str, float]]], baseline: int = 0) -> str:
-    """Markdown table, one row per model, metrics as columns, plus each row's change vs ``rows[baseline]``."""
-    metrics = list(rows[baseline][1])
-    header = "| model | " + " | ".join(metrics) + " |"
-    lines = [header, "|" + "---|" * (len(metrics) + 1)]
-    base = rows[baseline][1]
-    for name, result in rows:
-        cells = []
-        for metric in metrics:
-            value = float(result[metric])
+def report_columns(result: Mapping[str, float], k: int = 10) -> list[tuple[str, str]]:
+    """``(column title, result key)`` for HR@k and NDCG@k overall, tail and head, as available."""
+    columns = []
+    for split, prefix in SPLITS:
+        for metric, title in (("hit", "HR"), ("ndcg", "NDCG")):
+            key = f"{prefix}{metric}@{k}"
+            if key in result:
+                columns.append((f"{split} {title}@{k}", key))
+    return columns
+
+
+def comparison_rows(results: Sequence, k: int = 10) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows; every row after the first shows its change vs the first."""
+    columns = report_columns(results[0].test_result, k)
+    base = results[0].test_result
+    rows = []
+    for result in results:
+        cells = [result.model]
+        for _, key in columns:
+            value = result.test_result.get(key, float("nan"))
             cell = f"{value:.4f}"
-            if name != rows[baseline][0] and float(base[metric]) > 0:
-                cell += f" ({100 * (value / float(base[metric]) - 1):+.1f}%)"
+            if result is not results[0] and base.get(key, 0) > 0:
+                cell += f" ({100 * (value / base[key] - 1):+.1f}%)"
             cells.append(cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        rows.append(cells)
+    return ["model"] + [title for title, _ in columns], rows
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def write_comparison(
-    path_stem: str, rows: Sequence[tuple[str, Mapping[str, float]]], meta: Mapping[str, object]
-) -> tuple[str, str]:
-    """Write ``<stem>.md`` (table + run facts) and ``<stem>.json``; returns both paths."""
-    table = comparison_table(rows)
+def write_comparison(stem: str, results: Sequence, meta: Mapping[str, object]) -> list[str]:
+    """Write ``<stem>.md``, ``.csv``, ``.json``, ``-groups.png`` and ``-tsne.png``; return the paths."""
+    from .plots import plot_group_analysis, plot_tsne
+
+    header, rows = comparison_rows(results)
+    counts = {g: int(results[0].test_result.get(f"{g}_users", 0)) for g in ("tail", "head")}
     facts = "\n".join(f"- {key}: {value}" for key, value in meta.items())
-    md_path, json_path = f"{path_stem}.md", f"{path_stem}.json"
-    write_atomic(md_path, f"{table}\n{facts}\n")
-    payload = {"rows": [{"model": n, **{k: float(v) for k, v in r.items()}} for n, r in rows], "meta": meta}
-    write_atomic(json_path, json.dumps(payload, indent=2, default=str) + "\n")
-    return md_path, json_path
+    facts += f"\n- test users: tail {counts['tail']}, head {counts['head']}"
+    paths = [f"{stem}.md", f"{stem}.csv", f"{stem}.json", f"{stem}-groups.png", f"{stem}-tsne.png"]
+    write_atomic(paths[0], markdown_table(header, rows) + "\n" + facts + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = sorted({k for r in results for k in r.test_result})
+    writer.writerow(["model", *keys])
+    for r in results:
+        writer.writerow([r.model, *(r.test_result.get(k, "") for k in keys)])
+    write_atomic(paths[1], buffer.getvalue())
+    payload = {"rows": [{"model": r.model, **r.test_result} for r in results], "meta": dict(meta)}
+    write_atomic(paths[2], json.dumps(payload, indent=2, default=str) + "\n")
+    plot_group_analysis(paths[3], results, title=f"{meta.get('dataset', '')} ({meta.get('protocol', '')})")
+    plot_tsne(paths[4], [results[0], results[-1]], seed=int(meta.get("seed", 0) or 0))
+    return paths

@@ -43,7 +43,7 @@ def test_missing_dataset_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(sys, "argv", ["run_recbole_llmemb.py", *argv])
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "amazon-fashion.inter not found" in err[0] and "amazon-fashion.item" in err[0]
+    assert len(err) == 1 and "amazon-fashion.inter" in err[0] and "amazon-fashion.item" in err[0]
 
 
 def test_cli_runs_the_pipeline_and_prints_the_table(monkeypatch, base_config, capsys):
@@ -59,4 +59,4 @@ def test_cli_runs_the_pipeline_and_prints_the_table(monkeypatch, base_config, ca
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| SASRec |" in out and "| LLMEmbSASRec |" in out
-    assert os.path.isfile(os.path.join(base_config["results_dir"], "tiny-SASRec.md"))
+    assert os.path.isfile(os.path.join(base_config["results_dir"], "tiny-SASRec-full.md"))

@@ -11,13 +11,18 @@ from recbole_llmemb.trainer import RATTrainer
 @pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
 def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, monkeypatch):
     outcome = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
-    md_path, json_path = outcome["results"]
+    md_path, csv_path, json_path, groups_png, tsne_png = outcome["results"]
     table = open(md_path).read()
+    assert "tail HR@10" in table and "head NDCG@10" in table
+    for png in (groups_png, tsne_png):
+        assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert open(csv_path).readline().startswith("model,")
     assert f"| {backbone} |" in table and f"| LLMEmb{backbone} |" in table
     rows = json.load(open(json_path))["rows"]
     assert [r["model"] for r in rows] == [backbone, f"LLMEmb{backbone}"]
     for row in rows:
         assert 0.0 <= row["ndcg@10"] <= row["hit@10"] <= 1.0
+        assert row["tail_users"] + row["head_users"] == 40  # every tiny test user, once
     plain = outcome["plain"]
     assert os.path.isfile(plain.checkpoint) and not os.path.exists(
         plain.checkpoint.replace(".pth", ".partial.pth")
@@ -26,9 +31,13 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     # Second run: the pretrained backbone comes from the cache, only RAT trains again.
     trained = []
     original = pipeline.train_and_test
-    monkeypatch.setattr(pipeline, "train_and_test", lambda *a, **k: trained.append(a[1]) or original(*a, **k))
+    monkeypatch.setattr(
+        pipeline,
+        "train_and_test",
+        lambda *a, **k: trained.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
+    )
     again = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
-    assert [cls.__name__ for cls in trained] == [f"LLMEmb{backbone}"]
+    assert trained == [(backbone, False), (f"LLMEmb{backbone}", True)]
     assert again["plain"].test_result == plain.test_result
 
 

@@ -1,0 +1,100 @@
+"""Long-tail evaluation inside RecBole's own Collector / Evaluator flow.
+
+Every top-k metric in ``metrics`` (Hit, NDCG, Recall, ...) is also reported for the test users
+whose target item is tail / head, for each popularity group, and for short / long histories:
+``tail_hit@10``, ``head_ndcg@10``, ``group1_hit@10``, ``short_hit@10`` ... plus ``<group>_users``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+
+import torch
+from recbole.evaluator import Collector, Evaluator
+from recbole.evaluator.base_metric import TopkMetric
+from recbole.evaluator.collector import DataStruct
+
+from .config import config_get
+from .popularity import PopularityGroups
+
+TARGETS = "longtail.target_item"
+HISTORY_LENGTH = "longtail.history_length"
+
+
+class LongTailCollector(Collector):
+    """RecBole's Collector, also keeping each evaluated user's target item and history length."""
+
+    PER_EVALUATION = (
+        "rec.topk",
+        "rec.meanrank",
+        "rec.score",
+        "rec.items",
+        "data.label",
+        TARGETS,
+        HISTORY_LENGTH,
+    )
+
+    def get_data_struct(self) -> DataStruct:
+        """The collected data; per-evaluation entries are then cleared.
+
+        Unlike RecBole 1.2.1, only tensors are moved to the CPU (its ``.cpu()`` on every entry
+        crashes ItemCoverage, GiniIndex, AveragePopularity and TailPercentage).
+        """
+        data = self.data_struct._data_dict
+        for key, value in data.items():
+            if isinstance(value, torch.Tensor):
+                data[key] = value.cpu()
+        returned = copy.deepcopy(self.data_struct)
+        for key in self.PER_EVALUATION:
+            if key in self.data_struct:
+                del self.data_struct[key]
+        return returned
+
+    def eval_batch_collect(self, scores_tensor, interaction, positive_u, positive_i):
+        super().eval_batch_collect(scores_tensor, interaction, positive_u, positive_i)
+        n_rows = scores_tensor.shape[0]
+        targets = torch.zeros(n_rows, dtype=torch.long)
+        # Leave-one-out: one positive per row; with several, the last one is kept.
+        targets[positive_u.cpu()] = positive_i.cpu().long()
+        self.data_struct.update_tensor(TARGETS, targets)
+        length_field = self.config["ITEM_LIST_LENGTH_FIELD"]
+        if length_field in interaction.interaction and len(interaction) == n_rows:
+            self.data_struct.update_tensor(HISTORY_LENGTH, interaction[length_field].cpu().long())
+
+
+class LongTailEvaluator(Evaluator):
+    """RecBole's Evaluator plus the top-k metrics per target-popularity and history-length group."""
+
+    def __init__(self, config, groups: PopularityGroups | None = None):
+        super().__init__(config)
+        self.groups = groups
+        self.length_threshold = config_get(config, "longtail_user_length_threshold", None)
+
+    def row_masks(self, dataobject: DataStruct) -> dict[str, torch.Tensor]:
+        masks = self.groups.target_masks(dataobject.get(TARGETS)) if self.groups is not None else {}
+        if HISTORY_LENGTH in dataobject:
+            lengths = dataobject.get(HISTORY_LENGTH)
+            threshold = self.length_threshold
+            if threshold is None:
+                threshold = float(lengths.float().quantile(0.5))
+            masks["short"] = lengths < threshold
+            masks["long"] = lengths >= threshold
+        return masks
+
+    def evaluate(self, dataobject: DataStruct) -> OrderedDict:
+        result = super().evaluate(dataobject)
+        if TARGETS not in dataobject or "rec.topk" not in dataobject:
+            return result
+        topk = dataobject.get("rec.topk")
+        topk_metrics = [m for m in self.metric_class.values() if isinstance(m, TopkMetric)]
+        for name, mask in self.row_masks(dataobject).items():
+            result[f"{name}_users"] = int(mask.sum())
+            if not mask.any():
+                continue
+            subset = DataStruct()
+            subset.set("rec.topk", topk[mask])
+            for metric in topk_metrics:
+                for key, value in metric.calculate_metric(subset).items():
+                    result[f"{name}_{key}"] = value
+        return result
