@@ -1,4 +1,7 @@
-"""Dataset files: checks that a dataset's RecBole atomic files are where RecBole will look."""
+"""Dataset files: RecBole atomic files found, or converted once from a public raw dump.
+
+``python -m recbole_llmemb.data convert <name>`` converts without training; see docs/datasets.md.
+"""
 
 from .atomic_files import MissingDatasetError, require_atomic_files
 

@@ -1,31 +1,47 @@
-"""Checks for a dataset's RecBole atomic files, before RecBole tries to download them."""
+"""A dataset's RecBole atomic files: found, converted from raw files, or a clear error."""
 
 from __future__ import annotations
 
+import logging
 import os
+
+from ..config import config_get
+
+logger = logging.getLogger(__name__)
 
 
 class MissingDatasetError(FileNotFoundError):
-    """A dataset's ``.inter`` file is not where the config says."""
+    """Neither a dataset's ``.inter`` file nor the raw files to convert it from are there."""
 
 
 def require_atomic_files(config) -> str:
-    """Path of ``<data_path>/<dataset>.inter``; a one-line error says what to put where if absent.
+    """Path of ``<data_path>/<dataset>.inter``, converting ``<data_path>/raw/`` first if needed.
 
-    RecBole would otherwise try to download unknown names, and this machine has no network.
+    Conversion happens when the dataset's YAML names a ``convert_format`` and its raw files are
+    in ``<data_path>/raw/``. Otherwise a one-line error says which files to put where: RecBole
+    would try to download unknown names, and this machine has no network.
     """
     name, folder = config["dataset"], config["data_path"]
     inter = os.path.join(folder, f"{name}.inter")
     if not os.path.isfile(inter):
-        raise MissingDatasetError(
-            f"dataset '{name}': {inter} not found; put the RecBole atomic files {name}.inter and"
-            f" {name}.item (item text for the prompts) in {folder}/, or set data_path"
+        if config_get(config, "convert_format") is None:
+            raise MissingDatasetError(
+                f"dataset '{name}': {inter} not found; put the RecBole atomic files {name}.inter and"
+                f" {name}.item (item text for the prompts) in {folder}/, or set data_path"
+            )
+        from .convert import (
+            convert_from_config,
+            locate_raw_files,
+            missing_files_message,
+            settings_from_config,
         )
+
+        settings = settings_from_config(config)
+        _, missing = locate_raw_files(os.path.join(folder, "raw"), settings)
+        if missing:
+            raise MissingDatasetError(missing_files_message(name, folder, settings, missing))
+        convert_from_config(config, settings)
     item = os.path.join(folder, f"{name}.item")
     if not os.path.isfile(item):
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "%s not found: every item prompt will hold only the item id", item
-        )
+        logger.warning("%s not found: every item prompt will hold only the item id", item)
     return inter

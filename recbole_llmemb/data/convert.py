@@ -1,0 +1,293 @@
+"""Raw public dump -> RecBole atomic files: filters, k-core, item text, statistics, atomic writes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from ..atomic import atomic_write
+from ..config import config_get
+from . import amazon2014, amazon2018, movielens, yelp
+from .atomic_files import MissingDatasetError
+from .interactions import InteractionLog
+from .kcore import kcore
+from .rawfiles import LineReport, RawFileError, RawFormat, check_encoding, find_raw_file
+from .stats import DatasetStats, format_statistics, summarize
+
+logger = logging.getLogger(__name__)
+
+FORMATS: dict[str, RawFormat] = {
+    fmt.name: fmt for fmt in (amazon2014.FORMAT, amazon2018.FORMAT, yelp.FORMAT, movielens.FORMAT)
+}
+
+
+@dataclass
+class ConvertSettings:
+    """The ``convert_*`` settings of one dataset (see ``properties/dataset/<name>.yaml``)."""
+
+    format: RawFormat
+    category: str | None = None
+    interactions_file: str = ""
+    items_file: str = ""
+    kcore: int = 5
+    drop_duplicates: bool = True
+    min_time: int | None = None  # unix seconds, inclusive
+    end_time: int | None = None  # unix seconds, exclusive
+    min_rating: float | None = None
+    max_value_chars: int = 100
+    encoding: str = "utf-8"
+    item_fields: list[str] = field(default_factory=list)
+
+    @property
+    def raw_files(self) -> tuple[str, str]:
+        return self.interactions_file, self.items_file
+
+
+def _date_bound(value: object, option: str, end: bool) -> int | None:
+    """Unix seconds of a date bound: a year (2019), a date ('2019-12-31') or a date object.
+
+    An end bound covers the whole year or day it names.
+    """
+    if value is None:
+        return None
+    year_only = False
+    if isinstance(value, datetime):
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, int) and not isinstance(value, bool) and 1000 <= value <= 9999:
+        day, year_only = date(value, 1, 1), True
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{4}\s*", value):
+        day, year_only = date(int(value), 1, 1), True
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip()[:10])
+        except ValueError:
+            raise ValueError(
+                f"{option}: {value!r} is not a date; write a year (2019) or a quoted date ('2019-12-31')"
+            ) from None
+    if end:
+        day = date(day.year + 1, 1, 1) if year_only else day + timedelta(days=1)
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+
+
+def settings_from_config(config) -> ConvertSettings:
+    """Conversion settings from a RecBole Config or a dict; one-line errors name the bad option."""
+    fmt_name = config_get(config, "convert_format")
+    if fmt_name not in FORMATS:
+        raise ValueError(f"convert_format: {fmt_name!r} is not one of {sorted(FORMATS)}")
+    fmt = FORMATS[fmt_name]
+    category = config_get(config, "convert_category")
+    if fmt.needs_category and not category:
+        raise ValueError(
+            f"convert_category: format {fmt.name} needs the category of the file names (e.g. Beauty)"
+        )
+    names = config_get(config, "convert_files") or fmt.files(category)
+    if not (isinstance(names, list | tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)):
+        raise ValueError(f"convert_files: {names!r} is not [interactions file, items file]")
+    k = config_get(config, "convert_kcore", 5)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"convert_kcore: {k!r} is not a whole number >= 0 (0 or 1 switches it off)")
+    max_chars = config_get(config, "convert_max_value_chars", 100)
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
+        raise ValueError(f"convert_max_value_chars: {max_chars!r} is not a whole number >= 0 (0: no cut)")
+    min_rating = config_get(config, "convert_min_rating")
+    if min_rating is not None and (isinstance(min_rating, bool) or not isinstance(min_rating, int | float)):
+        raise ValueError(f"convert_min_rating: {min_rating!r} is not a number")
+    fields = list(config_get(config, "convert_item_fields", None) or fmt.item_columns)
+    unknown = [name for name in fields if name not in fmt.item_columns]
+    if unknown:
+        raise ValueError(
+            f"convert_item_fields: {unknown} not produced by format {fmt.name} (it has {list(fmt.item_columns)})"
+        )
+    min_time = _date_bound(config_get(config, "convert_min_date"), "convert_min_date", end=False)
+    end_time = _date_bound(config_get(config, "convert_max_date"), "convert_max_date", end=True)
+    return ConvertSettings(
+        format=fmt,
+        category=category,
+        interactions_file=names[0],
+        items_file=names[1],
+        kcore=k,
+        drop_duplicates=bool(config_get(config, "convert_drop_duplicates", True)),
+        min_time=min_time,
+        end_time=end_time,
+        min_rating=None if min_rating is None else float(min_rating),
+        max_value_chars=max_chars,
+        encoding=check_encoding(config_get(config, "convert_encoding", fmt.encoding)),
+        item_fields=fields,
+    )
+
+
+def locate_raw_files(raw_dir: str, settings: ConvertSettings) -> tuple[dict[str, str], list[str]]:
+    """``({expected name: path found}, [expected names not found])`` in ``raw_dir``."""
+    found, missing = {}, []
+    for name in settings.raw_files:
+        path = find_raw_file(raw_dir, name)
+        if path:
+            found[name] = path
+        else:
+            missing.append(name)
+    return found, missing
+
+
+def missing_files_message(
+    name: str, folder: str, settings: ConvertSettings, missing: list[str], raw_dir: str | None = None
+) -> str:
+    """One line: which raw files to get, from where, into which folder; or the atomic alternative."""
+    raw_dir = raw_dir or os.path.join(folder, "raw")
+    fmt = settings.format
+    have = [n for n in settings.raw_files if n not in missing]
+    wanted = " and ".join(settings.raw_files)
+    lacking = f" ({raw_dir}/ has {', '.join(have)} but lacks {', '.join(missing)})" if have else ""
+    return (
+        f"dataset '{name}': no atomic files {name}.inter and {name}.item in {folder}/ and no raw files"
+        f" to convert{lacking}; put {wanted} ({fmt.publisher}: {fmt.url}) in {raw_dir}/ and they are"
+        f" converted once (or run: python -m recbole_llmemb.data convert {name}), or put the RecBole"
+        f" atomic files {name}.inter and {name}.item in {folder}/"
+    )
+
+
+@dataclass
+class ConversionReport:
+    """What one conversion read, dropped and wrote."""
+
+    name: str
+    inter_path: str
+    item_path: str
+    files: list[LineReport]
+    read: int = 0
+    outside_dates: int = 0
+    below_rating: int = 0
+    duplicates: int = 0
+    kcore_rounds: int = 0
+    kcore_removed: int = 0
+    stats: DatasetStats | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"converted '{self.name}' in {self.seconds:.1f} s -> {self.inter_path}, {self.item_path}"]
+        lines += [f"  {report.summary()}" for report in self.files]
+        lines.append(
+            f"  interactions: {self.read:,} read, {self.outside_dates:,} outside the dates,"
+            f" {self.below_rating:,} below the rating, {self.duplicates:,} repeated (user, item) dropped,"
+            f" {self.kcore_removed:,} removed by the k-core ({self.kcore_rounds} rounds)"
+        )
+        if self.stats is not None:
+            lines.append(format_statistics(self.name, self.stats))
+        return "\n".join(lines)
+
+
+def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConvertSettings) -> ConversionReport:
+    """Convert the raw files in ``raw_dir`` into ``<out_dir>/<name>.inter`` and ``.item``.
+
+    ``.item`` is written first and ``.inter`` last, each to a temp file renamed when complete:
+    an interrupted run leaves no partial file, and no ``.inter`` that would pass for finished.
+    """
+    start = time.time()
+    found, missing = locate_raw_files(raw_dir, settings)
+    if missing:
+        raise MissingDatasetError(missing_files_message(name, out_dir, settings, missing, raw_dir))
+    fmt = settings.format
+    inter_raw, item_raw = (found[n] for n in settings.raw_files)
+    report = ConversionReport(
+        name,
+        os.path.join(out_dir, f"{name}.inter"),
+        os.path.join(out_dir, f"{name}.item"),
+        [LineReport(inter_raw), LineReport(item_raw)],
+    )
+
+    log = InteractionLog()
+    for user, item, timestamp, rating in fmt.read_interactions(inter_raw, settings.encoding, report.files[0]):
+        report.read += 1
+        if (settings.min_time is not None and timestamp < settings.min_time) or (
+            settings.end_time is not None and timestamp >= settings.end_time
+        ):
+            report.outside_dates += 1
+        elif settings.min_rating is not None and (rating is None or rating < settings.min_rating):
+            report.below_rating += 1
+        else:
+            log.add(user, item, timestamp, rating)
+    if not len(log):
+        raise RawFileError(
+            f"{inter_raw}: no usable interaction ({report.files[0].summary()}; {report.outside_dates:,}"
+            f" outside the dates, {report.below_rating:,} below the rating); check the file and the"
+            " convert_min_date, convert_max_date and convert_min_rating settings"
+        )
+
+    sequences, report.duplicates = log.user_sequences(settings.drop_duplicates)
+    before = sum(len(rows) for rows in sequences.values())
+    sequences, report.kcore_rounds = kcore(sequences, settings.kcore, item_of=log.items.__getitem__)
+    report.kcore_removed = before - sum(len(rows) for rows in sequences.values())
+    if not sequences:
+        raise ValueError(
+            f"dataset '{name}': no user and item keep {settings.kcore} interactions after the filters"
+            f" ({before:,} interactions before the k-core); lower convert_kcore"
+        )
+
+    user_names, item_names = list(log.user_index), list(log.item_index)
+    # Items in order of first appearance in the output, which is also the .item row order.
+    item_order = list(dict.fromkeys(log.items[row] for rows in sequences.values() for row in rows))
+    wanted = {item_names[item] for item in item_order}
+    item_rows = dict(
+        fmt.read_items(item_raw, settings.encoding, report.files[1], wanted, settings.max_value_chars)
+    )
+    _write_item_file(report.item_path, settings, item_names, item_order, item_rows)
+    _write_inter_file(report.inter_path, fmt, log, sequences, user_names, item_names)
+
+    report.stats = summarize(
+        [len(rows) for rows in sequences.values()],
+        wanted,
+        0 if settings.drop_duplicates else _repeated(sequences, log),
+        item_rows,
+        settings.item_fields,
+    )
+    report.seconds = time.time() - start
+    return report
+
+
+def _repeated(sequences: dict[int, list[int]], log: InteractionLog) -> int:
+    return sum(len(rows) - len({log.items[row] for row in rows}) for rows in sequences.values())
+
+
+def _write_item_file(path, settings, item_names, item_order, rows) -> None:
+    columns = settings.format.item_columns
+    header = ["item_id:token"] + [f"{name}:{columns[name]}" for name in settings.item_fields]
+    with atomic_write(path) as handle:
+        handle.write("\t".join(header) + "\n")
+        for item in item_order:
+            token = item_names[item]
+            row = rows.get(token)
+            if row is not None:
+                handle.write("\t".join([token] + [row.get(name, "") for name in settings.item_fields]) + "\n")
+
+
+def _write_inter_file(path, fmt, log, sequences, user_names, item_names) -> None:
+    header = (
+        "user_id:token\titem_id:token\t" + ("rating:float\t" if fmt.has_rating else "") + "timestamp:float"
+    )
+    items, times, ratings = log.items, log.times, log.ratings
+    with atomic_write(path) as handle:
+        handle.write(header + "\n")
+        for user, rows in sequences.items():
+            prefix = user_names[user] + "\t"
+            lines = []
+            for row in rows:
+                rating = ratings[row]
+                middle = ("" if math.isnan(rating) else repr(rating)) + "\t" if fmt.has_rating else ""
+                lines.append(f"{prefix}{item_names[items[row]]}\t{middle}{times[row]}\n")
+            handle.write("".join(lines))
+
+
+def convert_from_config(config, settings: ConvertSettings | None = None) -> ConversionReport:
+    """Convert ``<data_path>/raw/`` for a RecBole Config, logging the report."""
+    name, folder = config["dataset"], config["data_path"]
+    settings = settings or settings_from_config(config)
+    report = convert_dataset(name, os.path.join(folder, "raw"), folder, settings)
+    for line in report.summary().splitlines():
+        logger.info(line)
+    return report
