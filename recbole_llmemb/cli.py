@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MissingDatasetError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if "results" in outcome:
-        with open(outcome["results"][0], encoding="utf-8") as handle:
-            print(handle.read())
+    for path in outcome.get("results", []):
+        if path.endswith(".md"):
+            with open(path, encoding="utf-8") as handle:
+                print(handle.read())
     return 0

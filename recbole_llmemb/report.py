@@ -29,15 +29,15 @@ def report_columns(result: Mapping[str, float], k: int = 10) -> list[tuple[str, 
     return columns
 
 
-def comparison_rows(results: Sequence, k: int = 10) -> tuple[list[str], list[list[str]]]:
+def comparison_rows(results: Sequence, protocol: str, k: int = 10) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows; every row after the first shows its change vs the first."""
-    columns = report_columns(results[0].test_result, k)
-    base = results[0].test_result
+    base = results[0].test_results[protocol]
+    columns = report_columns(base, k)
     rows = []
     for result in results:
         cells = [result.model]
         for _, key in columns:
-            value = result.test_result.get(key, float("nan"))
+            value = result.test_results[protocol].get(key, float("nan"))
             cell = f"{value:.4f}"
             if result is not results[0] and base.get(key, 0) > 0:
                 cell += f" ({100 * (value / base[key] - 1):+.1f}%)"
@@ -53,24 +53,35 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def write_comparison(stem: str, results: Sequence, meta: Mapping[str, object]) -> list[str]:
-    """Write ``<stem>.md``, ``.csv``, ``.json``, ``-groups.png`` and ``-tsne.png``; return the paths."""
+    """Per test protocol P: ``<stem>-P.md``, ``.csv``, ``.json`` and ``-P-groups.png``; and one
+    ``<stem>-tsne.png``. Returns the paths, the validation protocol's files first."""
     from .plots import plot_group_analysis, plot_tsne
 
-    header, rows = comparison_rows(results)
-    counts = {g: int(results[0].test_result.get(f"{g}_users", 0)) for g in ("tail", "head")}
-    facts = "\n".join(f"- {key}: {value}" for key, value in meta.items())
-    facts += f"\n- test users: tail {counts['tail']}, head {counts['head']}"
-    paths = [f"{stem}.md", f"{stem}.csv", f"{stem}.json", f"{stem}-groups.png", f"{stem}-tsne.png"]
-    write_atomic(paths[0], markdown_table(header, rows) + "\n" + facts + "\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    keys = sorted({k for r in results for k in r.test_result})
-    writer.writerow(["model", *keys])
-    for r in results:
-        writer.writerow([r.model, *(r.test_result.get(k, "") for k in keys)])
-    write_atomic(paths[1], buffer.getvalue())
-    payload = {"rows": [{"model": r.model, **r.test_result} for r in results], "meta": dict(meta)}
-    write_atomic(paths[2], json.dumps(payload, indent=2, default=str) + "\n")
-    plot_group_analysis(paths[3], results, title=f"{meta.get('dataset', '')} ({meta.get('protocol', '')})")
-    plot_tsne(paths[4], [results[0], results[-1]], seed=int(meta.get("seed", 0) or 0))
-    return paths
+    paths = []
+    for protocol in results[0].test_results:
+        base = f"{stem}-{protocol}"
+        header, rows = comparison_rows(results, protocol)
+        first = results[0].test_results[protocol]
+        facts = "\n".join(f"- {key}: {value}" for key, value in {"test protocol": protocol, **meta}.items())
+        facts += (
+            f"\n- test users: tail {int(first.get('tail_users', 0))}, head {int(first.get('head_users', 0))}"
+        )
+        write_atomic(f"{base}.md", markdown_table(header, rows) + "\n" + facts + "\n")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        keys = sorted({k for r in results for k in r.test_results[protocol]})
+        writer.writerow(["model", *keys])
+        for r in results:
+            writer.writerow([r.model, *(r.test_results[protocol].get(k, "") for k in keys)])
+        write_atomic(f"{base}.csv", buffer.getvalue())
+        payload = {
+            "rows": [{"model": r.model, **r.test_results[protocol]} for r in results],
+            "meta": {"test protocol": protocol, **meta},
+        }
+        write_atomic(f"{base}.json", json.dumps(payload, indent=2, default=str) + "\n")
+        plot_group_analysis(
+            f"{base}-groups.png", results, protocol, title=f"{meta.get('dataset', '')} ({protocol})"
+        )
+        paths += [f"{base}.md", f"{base}.csv", f"{base}.json", f"{base}-groups.png"]
+    plot_tsne(f"{stem}-tsne.png", [results[0], results[-1]], seed=int(meta.get("seed", 0) or 0))
+    return [*paths, f"{stem}-tsne.png"]

@@ -11,7 +11,13 @@ from recbole_llmemb.trainer import RATTrainer
 @pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
 def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, monkeypatch):
     outcome = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
-    md_path, csv_path, json_path, groups_png, tsne_png = outcome["results"]
+    paths = outcome["results"]
+    stem = os.path.join(base_config["results_dir"], f"tiny-{backbone}")
+    assert paths == [
+        *(f"{stem}-{p}{ext}" for p in ("full", "uni100") for ext in (".md", ".csv", ".json", "-groups.png")),
+        f"{stem}-tsne.png",
+    ]
+    md_path, csv_path, json_path, groups_png, tsne_png = paths[0], paths[1], paths[2], paths[3], paths[-1]
     table = open(md_path).read()
     assert "tail HR@10" in table and "head NDCG@10" in table
     for png in (groups_png, tsne_png):
@@ -28,7 +34,7 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
         plain.checkpoint.replace(".pth", ".partial.pth")
     )
 
-    # Second run: the pretrained backbone comes from the cache, only RAT trains again.
+    # Second run: everything comes from the caches and is only re-tested.
     trained = []
     original = pipeline.train_and_test
     monkeypatch.setattr(
@@ -37,8 +43,13 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
         lambda *a, **k: trained.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
     )
     again = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
-    assert trained == [(backbone, False), (f"LLMEmb{backbone}", True)]
+    assert trained == [(backbone, False), (f"LLMEmb{backbone}", False)]  # both from their caches
     assert again["plain"].test_result == plain.test_result
+    assert again["llmemb"].test_results == outcome["llmemb"].test_results
+    # An LLMEmb-only setting retrains LLMEmb, never the plain backbone.
+    trained.clear()
+    pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1, align_weight=0.5))
+    assert trained == [(backbone, False), (f"LLMEmb{backbone}", True)]
 
 
 def test_rat_aligns_to_the_pretrained_backbone(base_config, monkeypatch):
