@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,19 +37,28 @@ def embed_prompts(
     batch_size: int = 16,
     max_length: int = 128,
     show_progress: bool = True,
+    done: np.ndarray | None = None,
+    vectors: np.ndarray | None = None,
+    save: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    save_every: int = 50,
 ) -> np.ndarray:
     """Mean-pooled final hidden states [N, D] of ``prompts``, in their order.
 
-    Prompts are sorted by token length so each padded batch wastes little compute.
+    Prompts are sorted by token length so each padded batch wastes little compute. Rows where
+    ``done`` is True are taken from ``vectors`` (a resumed run); ``save(vectors, done)`` is
+    called every ``save_every`` batches so an interrupted run can resume.
     """
-    device = next(model.parameters()).device
     lengths = [
         len(ids) for ids in tokenizer(list(prompts), truncation=True, max_length=max_length)["input_ids"]
     ]
-    order = np.argsort(lengths, kind="stable")
+    device = next(model.parameters()).device
     out = np.zeros((len(prompts), model.config.hidden_size), dtype=np.float32)
-    batches = range(0, len(prompts), batch_size)
-    for start in tqdm(batches, desc="Embedding items", unit="batch", disable=not show_progress):
+    done = np.zeros(len(prompts), dtype=bool) if done is None else done.copy()
+    if vectors is not None:
+        out[done] = vectors[done]
+    order = np.array([i for i in np.argsort(lengths, kind="stable") if not done[i]], dtype=np.int64)
+    batches = range(0, len(order), batch_size)
+    for n, start in enumerate(tqdm(batches, desc="Embedding items", unit="batch", disable=not show_progress)):
         index = order[start : start + batch_size]
         batch = tokenizer(
             [prompts[i] for i in index],
@@ -60,6 +69,9 @@ def embed_prompts(
         ).to(device)
         hidden = model(**batch).last_hidden_state
         out[index] = mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy()
+        done[index] = True
+        if save is not None and (n + 1) % save_every == 0:
+            save(out, done)
     return out
 
 
@@ -177,6 +189,17 @@ def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = Tr
     )
     model, tokenizer = load_llm(config_get(config, "llm_path"), device)
     tokens = list(prompts)
+    partial = path.replace(".npz", ".partial.npz")
+    done = vectors = None
+    if os.path.isfile(partial):
+        with np.load(partial) as data:
+            done, vectors = data["done"], data["vectors"]
+        logger.info("LLM item table: resuming, %d of %d items already embedded", int(done.sum()), len(tokens))
+
+    def save_partial(vectors: np.ndarray, done: np.ndarray) -> None:
+        with atomic_write(partial, "wb") as handle:
+            np.savez(handle, vectors=vectors, done=done)
+
     vectors = embed_prompts(
         model,
         tokenizer,
@@ -184,9 +207,15 @@ def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = Tr
         batch_size=int(config_get(config, "llm_batch_size", 16)),
         max_length=int(config_get(config, "llm_max_length", 128)),
         show_progress=show_progress,
+        done=done,
+        vectors=vectors,
+        save=save_partial,
+        save_every=int(config_get(config, "llm_checkpoint_every", 50)),
     )
     table = ItemTable(tokens, vectors)
     table.save(path)
+    if os.path.isfile(partial):
+        os.remove(partial)
     logger.info("LLM item table: saved %s", path)
     return table, key
 

@@ -125,3 +125,31 @@ def test_pca_reduces_caches_and_checks_dim(base_config):
 def test_missing_llm_path_is_a_clear_error(base_config, tmp_path):
     with pytest.raises(FileNotFoundError, match="llm_path"):
         build_llm_table(table_config(base_config, llm_path=str(tmp_path / "nope")), TOKENS)
+
+
+def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_config, tmp_path, monkeypatch):
+    reference, _ = build_llm_table(table_config(base_config, llm_batch_size=4), TOKENS, show_progress=False)
+    config = table_config(
+        base_config, llm_batch_size=4, llm_checkpoint_every=2, llmemb_cache_dir=str(tmp_path / "other")
+    )
+    calls = []
+    original = item_table.mean_pool
+
+    def interrupt_on_fifth_batch(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(item_table, "mean_pool", interrupt_on_fifth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        build_llm_table(config, TOKENS, show_progress=False)
+    folder = item_table.cache_dir(config)
+    assert [f for f in os.listdir(folder) if not f.startswith(".")] == [
+        next(f for f in os.listdir(folder) if f.endswith(".partial.npz"))
+    ]  # only the progress file: no table yet, no temp file
+    calls.clear()
+    resumed, _ = build_llm_table(config, TOKENS, show_progress=False)
+    assert len(calls) == 4  # 30 items in batches of 4: 8 batches, 4 saved before the interruption
+    np.testing.assert_allclose(resumed.vectors, reference.vectors, atol=1e-5)
+    assert not any(f.endswith(".partial.npz") for f in os.listdir(folder))
