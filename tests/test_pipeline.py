@@ -99,3 +99,19 @@ def test_table_stage_stops_before_training(base_config):
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
     assert any(f.startswith("pca-") for f in os.listdir(cache))
     assert not any(f.startswith("pretrained-") for f in os.listdir(cache))
+
+
+def test_baselines_are_extra_rows_on_the_same_split(base_config):
+    outcome = pipeline.run_llmemb(
+        "SASRec", "tiny", config_dict=dict(base_config, epochs=1), baselines=["SASRec", "GRU4Rec"]
+    )
+    assert [r.model for r in outcome["baselines"]] == ["GRU4Rec"]  # the backbone is not repeated
+    table = open(outcome["results"][0]).read()
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:5]] == [
+        "SASRec",
+        "GRU4Rec",
+        "LLMEmbSASRec",
+    ]
+    # Same split: the same test users, hence the same tail/head counts, for every row.
+    rows = json.load(open(outcome["results"][2]))["rows"]
+    assert len({(r["tail_users"], r["head_users"]) for r in rows}) == 1
