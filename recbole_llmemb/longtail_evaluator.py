@@ -3,6 +3,8 @@
 Every top-k metric in ``metrics`` (Hit, NDCG, Recall, ...) is also reported for the test users
 whose target item is tail / head, for each popularity group, and for short / long histories:
 ``tail_hit@10``, ``head_ndcg@10``, ``group1_hit@10``, ``short_hit@10`` ... plus ``<group>_users``.
+Short / long users split by their number of training interactions (not RecBole's capped
+``item_length``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from .config import config_get
 from .popularity import PopularityGroups
 
 TARGETS = "longtail.target_item"
-HISTORY_LENGTH = "longtail.history_length"
+USERS = "longtail.user"
 
 
 class LongTailCollector(Collector):
-    """RecBole's Collector, also keeping each evaluated user's target item and history length."""
+    """RecBole's Collector, also keeping each evaluated row's user and target item."""
 
     PER_EVALUATION = (
         "rec.topk",
@@ -32,7 +34,7 @@ class LongTailCollector(Collector):
         "rec.items",
         "data.label",
         TARGETS,
-        HISTORY_LENGTH,
+        USERS,
     )
 
     def get_data_struct(self) -> DataStruct:
@@ -58,23 +60,24 @@ class LongTailCollector(Collector):
         # Leave-one-out: one positive per row; with several, the last one is kept.
         targets[positive_u.cpu()] = positive_i.cpu().long()
         self.data_struct.update_tensor(TARGETS, targets)
-        length_field = self.config["ITEM_LIST_LENGTH_FIELD"]
-        if length_field in interaction.interaction and len(interaction) == n_rows:
-            self.data_struct.update_tensor(HISTORY_LENGTH, interaction[length_field].cpu().long())
+        user_field = self.config["USER_ID_FIELD"]
+        if user_field in interaction.interaction and len(interaction) == n_rows:
+            self.data_struct.update_tensor(USERS, interaction[user_field].cpu().long())
 
 
 class LongTailEvaluator(Evaluator):
     """RecBole's Evaluator plus the top-k metrics per target-popularity and history-length group."""
 
-    def __init__(self, config, groups: PopularityGroups | None = None):
+    def __init__(self, config, groups: PopularityGroups | None = None, history_lengths=None):
         super().__init__(config)
         self.groups = groups
+        self.history_lengths = history_lengths  # training interactions per internal user id
         self.length_threshold = config_get(config, "longtail_user_length_threshold", None)
 
     def row_masks(self, dataobject: DataStruct) -> dict[str, torch.Tensor]:
         masks = self.groups.target_masks(dataobject.get(TARGETS)) if self.groups is not None else {}
-        if HISTORY_LENGTH in dataobject:
-            lengths = dataobject.get(HISTORY_LENGTH)
+        if USERS in dataobject and self.history_lengths is not None:
+            lengths = torch.as_tensor(self.history_lengths)[dataobject.get(USERS)]
             threshold = self.length_threshold
             if threshold is None:
                 threshold = float(lengths.float().quantile(0.5))

@@ -30,6 +30,14 @@ def training_item_popularity(train_dataset, n_items: int) -> np.ndarray:
     return counts
 
 
+def training_history_lengths(train_dataset, n_users: int) -> np.ndarray:
+    """Training interactions per internal user id: a user's sequence of n items gives n - 1
+    prefix rows (the history length RecBole's ``item_length`` caps at MAX_ITEM_LIST_LENGTH)."""
+    users = train_dataset.inter_feat[train_dataset.uid_field].numpy()
+    rows = np.bincount(users, minlength=n_users)[:n_users]
+    return np.where(rows > 0, rows + 1, 1)
+
+
 @dataclass
 class PopularityGroups:
     """Which items are tail / head and which of the popularity groups each falls in."""

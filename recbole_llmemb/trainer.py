@@ -10,7 +10,7 @@ from .alignment import alignment_loss
 from .compat import CheckpointCompatMixin, load_recbole_checkpoint
 from .config import config_get
 from .longtail_evaluator import LongTailCollector, LongTailEvaluator
-from .popularity import PopularityGroups, training_item_popularity
+from .popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from .sampled_negatives import FixedNegatives
 
 
@@ -33,6 +33,7 @@ class LongTailEvaluationMixin:
         """Tail / head / groups from the training split's item popularity."""
         popularity = training_item_popularity(train_data.dataset, self.model.n_items)
         self.evaluator.groups = PopularityGroups.from_config(self.config, popularity)
+        self.evaluator.history_lengths = training_history_lengths(train_data.dataset, train_data.dataset.user_num)
         return self.evaluator.groups
 
     def set_eval_dataset(self, dataset) -> None:

@@ -8,7 +8,7 @@ from recbole.data.interaction import Interaction
 from recbole_llmemb import BACKBONES
 from recbole_llmemb.longtail_evaluator import LongTailCollector, LongTailEvaluator
 from recbole_llmemb.pipeline import load_data, make_config, train_and_test
-from recbole_llmemb.popularity import PopularityGroups, training_item_popularity
+from recbole_llmemb.popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from recbole_llmemb.sampled_negatives import FixedNegatives
 
 
@@ -65,6 +65,16 @@ def test_changing_test_interactions_leaves_groups_unchanged(base_config, data_ro
     assert np.array_equal(before.tail[1:], after.tail[order])
 
 
+def test_history_lengths_count_training_interactions_beyond_the_length_cap(base_config, data_root):
+    config = sasrec_config(base_config, MAX_ITEM_LIST_LENGTH=3)
+    dataset, train, _, _ = load_data(config)
+    lengths = training_history_lengths(train.dataset, dataset.user_num)
+    rows = [line.split("\t")[0] for line in (data_root / "tiny" / "tiny.inter").read_text().splitlines()[1:]]
+    for token in ("u1", "u2", "u3"):
+        uid = dataset.field2token_id["user_id"][token]
+        assert lengths[uid] == rows.count(token) - 2  # all but valid and test, though capped at 3
+
+
 def test_groups_by_ratio_threshold_and_bounds():
     popularity = np.array([0, 10, 5, 3, 1, 0, 8, 40, 20])
     ratio = PopularityGroups.build(popularity, head_ratio=0.25)  # 8 items: top 2 are 40 and 20
@@ -81,7 +91,8 @@ def test_metrics_per_group_on_a_hand_built_score_matrix(base_config):
     config = sasrec_config(base_config, topk=[2], metrics=["Hit", "NDCG"])
     popularity = np.array([0, 50, 50, 1, 1, 1])  # items 1, 2 head; 3, 4, 5 tail (threshold 4)
     groups = PopularityGroups.build(popularity, tail_threshold=4)
-    collector, evaluator = LongTailCollector(config), LongTailEvaluator(config, groups)
+    history = np.array([0, 3, 3, 10, 10])  # training interactions of users 1..4
+    collector, evaluator = LongTailCollector(config), LongTailEvaluator(config, groups, history)
     scores = torch.tensor(
         [
             [-math.inf, 0.9, 0.1, 0.8, 0.0, 0.0],  # target 1 (head): rank 1
@@ -91,8 +102,8 @@ def test_metrics_per_group_on_a_hand_built_score_matrix(base_config):
         ]
     )
     targets = torch.tensor([1, 3, 4, 5])
-    lengths = torch.tensor([3, 3, 10, 10])
-    collector.eval_batch_collect(scores, Interaction({"item_length": lengths}), torch.arange(4), targets)
+    users = torch.tensor([1, 2, 3, 4])
+    collector.eval_batch_collect(scores, Interaction({"user_id": users}), torch.arange(4), targets)
     result = evaluator.evaluate(collector.get_data_struct())
     half = 1 / math.log2(3)
     assert result["hit@2"] == pytest.approx(0.75)
@@ -104,7 +115,7 @@ def test_metrics_per_group_on_a_hand_built_score_matrix(base_config):
     assert result["short_hit@2"] == pytest.approx(0.5) and result["long_hit@2"] == 1.0
     # A second evaluation starts empty: nothing from the first one is carried over.
     collector.eval_batch_collect(
-        scores[:1], Interaction({"item_length": lengths[:1]}), torch.arange(1), targets[:1]
+        scores[:1], Interaction({"user_id": users[:1]}), torch.arange(1), targets[:1]
     )
     assert evaluator.evaluate(collector.get_data_struct())["hit@2"] == 1.0
 
