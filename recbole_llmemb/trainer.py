@@ -33,7 +33,9 @@ class LongTailEvaluationMixin:
         """Tail / head / groups from the training split's item popularity."""
         popularity = training_item_popularity(train_data.dataset, self.model.n_items)
         self.evaluator.groups = PopularityGroups.from_config(self.config, popularity)
-        self.evaluator.history_lengths = training_history_lengths(train_data.dataset, train_data.dataset.user_num)
+        self.evaluator.history_lengths = training_history_lengths(
+            train_data.dataset, train_data.dataset.user_num
+        )
         return self.evaluator.groups
 
     def set_eval_dataset(self, dataset) -> None:

@@ -8,12 +8,12 @@ from collections.abc import Container, Iterator
 from .rawfiles import (
     Interaction,
     ItemRow,
-    ItemRowFilter,
     LineReport,
     RawFormat,
     float_field,
     int_field,
     iter_lines,
+    iter_wanted_records,
     parse_object,
     text_field,
 )
@@ -75,20 +75,9 @@ def read_meta(
     path: str, encoding: str, report: LineReport, wanted: Container[str], max_chars: int
 ) -> Iterator[ItemRow]:
     """Cleaned text of each wanted item, first row per ASIN; other items' lines are skipped."""
-    rows = ItemRowFilter(wanted, report)
-    for line_no, line in iter_lines(path, encoding, report):
-        match = _META_ASIN.match(line)
-        if match and not rows.wants(match.group(1)):
-            continue
-        try:
-            record = parse_object(line, python_literal=True)
-            asin = text_field(record, "asin")
-        except ValueError as exc:
-            report.bad(line_no, str(exc))
-            continue
-        if not match and not rows.wants(asin):
-            continue
-        rows.taken(asin)
+    for asin, record in iter_wanted_records(
+        path, encoding, report, wanted, _META_ASIN, "asin", python_literal=True
+    ):
         yield (
             asin,
             {

@@ -6,7 +6,12 @@ import re
 from collections.abc import Container, Iterator
 
 from .amazon2014 import read_reviews
-from .rawfiles import ItemRow, ItemRowFilter, LineReport, RawFormat, iter_lines, parse_object, text_field
+from .rawfiles import (
+    ItemRow,
+    LineReport,
+    RawFormat,
+    iter_wanted_records,
+)
 from .text import clean_number, clean_text, join_texts
 
 # In a JSON line an unescaped '"asin": "' can only be a key, so this finds the ASIN without
@@ -45,20 +50,7 @@ def read_meta(
     path: str, encoding: str, report: LineReport, wanted: Container[str], max_chars: int
 ) -> Iterator[ItemRow]:
     """Cleaned text of each wanted item, first row per ASIN (the 2018 dump repeats some)."""
-    rows = ItemRowFilter(wanted, report)
-    for line_no, line in iter_lines(path, encoding, report):
-        match = _META_ASIN.search(line)
-        if match and not rows.wants(match.group(1)):
-            continue
-        try:
-            record = parse_object(line)
-            asin = text_field(record, "asin")
-        except ValueError as exc:
-            report.bad(line_no, str(exc))
-            continue
-        if not match and not rows.wants(asin):
-            continue
-        rows.taken(asin)
+    for asin, record in iter_wanted_records(path, encoding, report, wanted, _META_ASIN, "asin"):
         category = record.get("category")
         yield (
             asin,

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import zlib
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
@@ -82,6 +83,37 @@ class ItemRowFilter:
 
     def taken(self, item_id: str) -> None:
         self.seen.add(item_id)
+
+
+def iter_wanted_records(
+    path: str,
+    encoding: str,
+    report: LineReport,
+    wanted: Container[str],
+    id_pattern: re.Pattern,
+    id_key: str,
+    python_literal: bool = False,
+) -> Iterator[tuple[str, dict]]:
+    """``(id, record)`` of the first line of each wanted item of an item-metadata file.
+
+    ``id_pattern`` finds the id without parsing the line, so lines of unwanted items (those
+    the k-core removed) cost almost nothing; bad lines are counted in ``report``.
+    """
+    rows = ItemRowFilter(wanted, report)
+    for line_no, line in iter_lines(path, encoding, report):
+        match = id_pattern.search(line)
+        if match and not rows.wants(match.group(1)):
+            continue
+        try:
+            record = parse_object(line, python_literal=python_literal)
+            item_id = text_field(record, id_key)
+        except ValueError as exc:
+            report.bad(line_no, str(exc))
+            continue
+        if not match and not rows.wants(item_id):
+            continue
+        rows.taken(item_id)
+        yield item_id, record
 
 
 def check_encoding(encoding: str, option: str = "convert_encoding") -> str:

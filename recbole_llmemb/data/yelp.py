@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from .rawfiles import (
     Interaction,
     ItemRow,
-    ItemRowFilter,
     LineReport,
     RawFormat,
     float_field,
     iter_lines,
+    iter_wanted_records,
     parse_object,
     text_field,
 )
@@ -95,20 +95,7 @@ def read_businesses(
     path: str, encoding: str, report: LineReport, wanted: Container[str], max_chars: int
 ) -> Iterator[ItemRow]:
     """Cleaned text of each wanted business; ``categories`` is Yelp's comma-separated string."""
-    rows = ItemRowFilter(wanted, report)
-    for line_no, line in iter_lines(path, encoding, report):
-        match = _BUSINESS_ID.search(line)
-        if match and not rows.wants(match.group(1)):
-            continue
-        try:
-            record = parse_object(line)
-            business = text_field(record, "business_id")
-        except ValueError as exc:
-            report.bad(line_no, str(exc))
-            continue
-        if not match and not rows.wants(business):
-            continue
-        rows.taken(business)
+    for business, record in iter_wanted_records(path, encoding, report, wanted, _BUSINESS_ID, "business_id"):
         yield (
             business,
             {
