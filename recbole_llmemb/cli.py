@@ -13,9 +13,13 @@ DESCRIPTION = """\
 LLMEmb on RecBole: LLM item embeddings for sequential recommenders.
 
 Stages, run in order; each reuses its cache under <checkpoint_dir>/llmemb/<dataset>/:
-  table     build an item prompt from the dataset's .item file, embed every item with the LLM
-            (mean of final-layer hidden states; default LLM: bundled SmolLM2-135M-Instruct,
-            or --llm_path=DIR|FILE.gguf), reduce with PCA (--llm_pca_dim).
+  scft      build an item prompt from the dataset's .item file; LoRA-fine-tune the LLM
+            contrastively on two attribute-dropped views per item (scft_* settings; default
+            LLM: bundled SmolLM2-135M-Instruct, or --llm_path=DIR|FILE.gguf); save the peft
+            adapter; then the table stage with the fine-tuned LLM.
+  table     embed every item with the LLM (mean of final-layer hidden states; fine-tuned
+            when scft is on, the default; --scft=False for the untuned LLM), reduce with PCA
+            (--llm_pca_dim).
   pretrain  train and test the plain RecBole backbone (--model): the baseline row, and the
             item table that the alignment loss targets.
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="more plain RecBole models for the report, comma-separated (e.g. SASRec,GRU4Rec,BERT4Rec)",
     )
     parser.add_argument(
-        "--stage", default="all", choices=["table", "pretrain", "all"], help="last stage to run"
+        "--stage", default="all", choices=["scft", "table", "pretrain", "all"], help="last stage to run"
     )
     return parser
 

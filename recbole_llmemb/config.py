@@ -55,3 +55,11 @@ def config_get(config, key: str, default=None):
     """``config[key]``, or ``default`` when the key is absent or None (RecBole Config or dict)."""
     value = config[key] if key in config else None
     return default if value is None else value
+
+
+def cache_dir(config) -> str:
+    """Folder for this dataset's LLM tables: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
+    root = config_get(config, "llmemb_cache_dir") or os.path.join(
+        config_get(config, "checkpoint_dir", "saved"), "llmemb"
+    )
+    return os.path.join(root, config["dataset"])

@@ -14,19 +14,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .atomic import atomic_write
-from .config import config_get
-from .llm import llm_fingerprint, load_llm, resolve_llm_path
-from .prompts import PromptTemplate, build_item_prompts
+from .config import cache_dir, config_get
+from .llm import llm_fingerprint, load_llm, mean_pool, resolve_llm_path
+from .prompts import dataset_prompts
+from .scft import load_finetuned_llm, run_scft, scft_enabled
 
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean",)
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``hidden`` [B, L, D] over the positions where ``attention_mask`` is 1."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
 @torch.no_grad()
@@ -133,61 +128,67 @@ def reduce_pca(table: ItemTable, dim: int, whiten: bool = False, seed: int = 0) 
     return ItemTable(table.tokens, vectors)
 
 
+TABLE_NORMS = ("none", "center", "standardize")
+
+
+def condition_table(matrix: torch.Tensor, mode: str = "none") -> torch.Tensor:
+    """Centre, or standardise per dimension, the item rows ``matrix[1:]``; the padding row stays 0.
+
+    PCA components have very unequal variances (the first ~15x the last), so a small adapter
+    mostly sees the first few; ``standardize`` gives every kept component the same scale.
+    """
+    if mode not in TABLE_NORMS:
+        raise ValueError(f"llm_table_norm: '{mode}' is not one of {TABLE_NORMS}")
+    if mode == "none":
+        return matrix
+    items = matrix[1:] - matrix[1:].mean(dim=0, keepdim=True)
+    if mode == "standardize":
+        items = items / items.std(dim=0, keepdim=True).clamp(min=1e-6)
+    return torch.cat([torch.zeros_like(matrix[:1]), items], dim=0)
+
+
 def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cache_dir(config) -> str:
-    """Folder for this dataset's LLM tables: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
-    root = config_get(config, "llmemb_cache_dir") or os.path.join(
-        config_get(config, "checkpoint_dir", "saved"), "llmemb"
-    )
-    return os.path.join(root, config["dataset"])
-
-
-def item_file_path(config) -> str:
-    return os.path.join(config["data_path"], f"{config['dataset']}.item")
-
-
-def dataset_prompts(config, item_tokens: Sequence[str]) -> dict[str, str]:
-    """Prompts for ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
-    return build_item_prompts(
-        item_tokens,
-        item_file_path(config),
-        PromptTemplate.from_config(config),
-        field_separator=config_get(config, "field_separator", "\t"),
-        item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
-    )
-
-
-def table_cache_key(config, prompts: dict[str, str]) -> str:
-    """Changes when the LLM files, the prompts, the pooling or the max token length change."""
+def table_cache_key(config, prompts: dict[str, str], scft_key: str | None = None) -> str:
+    """Changes when the LLM files, the SCFT run, the prompts, the pooling or the max length change."""
     pooling = config_get(config, "llm_pooling", "mean")
     if pooling not in POOLINGS:
         raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
-    return _key(
+    parts = [
         llm_fingerprint(config_get(config, "llm_path")),
         sorted(prompts.items()),
         pooling,
         int(config_get(config, "llm_max_length", 128)),
-    )
+    ]
+    return _key(*parts, scft_key) if scft_key else _key(*parts)
 
 
 def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = True) -> tuple[ItemTable, str]:
-    """The raw (un-reduced) LLM table of ``item_tokens`` and its cache key; cached."""
+    """The raw (un-reduced) LLM table of ``item_tokens`` and its cache key; cached.
+
+    With ``scft`` on, the LLM is first fine-tuned (``recbole_llmemb.scft``, itself cached) and
+    the table is embedded by the LLM with the LoRA adapter merged.
+    """
     prompts = dataset_prompts(config, item_tokens)
-    key = table_cache_key(config, prompts)
+    scft = run_scft(config, item_tokens, show_progress) if scft_enabled(config) else None
+    key = table_cache_key(config, prompts, scft.key if scft else None)
     path = os.path.join(cache_dir(config), f"llm-table-{key}.npz")
     if os.path.isfile(path):
         logger.info("LLM item table: reusing %s", path)
         return ItemTable.load(path), key
     device = config_get(config, "llm_device") or config["device"]
     logger.info(
-        "LLM item table: embedding %d items with %s",
+        "LLM item table: embedding %d items with %s%s",
         len(prompts),
         resolve_llm_path(config_get(config, "llm_path")),
+        f" + SCFT adapter {scft.adapter_dir}" if scft else " (no SCFT)",
     )
-    model, tokenizer = load_llm(config_get(config, "llm_path"), device)
+    if scft:
+        model, tokenizer = load_finetuned_llm(config_get(config, "llm_path"), scft.adapter_dir, device)
+    else:
+        model, tokenizer = load_llm(config_get(config, "llm_path"), device)
     tokens = list(prompts)
     partial = path.replace(".npz", ".partial.npz")
     done = vectors = None

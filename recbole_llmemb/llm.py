@@ -73,3 +73,9 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return model.to(device).eval(), tokenizer
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` [B, L, D] over the positions where ``attention_mask`` is 1."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)

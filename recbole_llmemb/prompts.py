@@ -90,14 +90,14 @@ def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[st
     return names[0], names[1:], rows
 
 
-def build_item_prompts(
+def build_item_attributes(
     item_tokens: Sequence[str],
     item_file: str | None,
     template: PromptTemplate,
     field_separator: str = "\t",
     item_id_field: str = "item_id",
-) -> dict[str, str]:
-    """One prompt per item token; items with no text get one from their id, and are logged."""
+) -> dict[str, list[tuple[str, str]]]:
+    """``(name, value)`` attribute pairs per item token; items with no text get their id, logged."""
     rows: dict = {}
     columns: list[str] = []
     if item_file and os.path.isfile(item_file):
@@ -113,14 +113,14 @@ def build_item_prompts(
                     f"prompt_fields: {unknown} not in {item_file} (columns: {columns}); "
                     "fix prompt_fields in the dataset YAML"
                 )
-    prompts = {}
+    attributes = {}
     without_text = 0
     for token in item_tokens:
         pairs = template.attributes(rows.get(token, {}), columns)
         if not pairs:
             without_text += 1
             pairs = [("item id", token)]
-        prompts[token] = template.render(pairs)
+        attributes[token] = pairs
     if without_text:
         logger.warning(
             "%d of %d items have no text attribute (no row in %s, or empty fields):"
@@ -129,4 +129,42 @@ def build_item_prompts(
             len(item_tokens),
             item_file,
         )
-    return prompts
+    return attributes
+
+
+def build_item_prompts(
+    item_tokens: Sequence[str],
+    item_file: str | None,
+    template: PromptTemplate,
+    field_separator: str = "\t",
+    item_id_field: str = "item_id",
+) -> dict[str, str]:
+    """One prompt per item token, all attributes in file order (see ``build_item_attributes``)."""
+    attributes = build_item_attributes(item_tokens, item_file, template, field_separator, item_id_field)
+    return {token: template.render(pairs) for token, pairs in attributes.items()}
+
+
+def item_file_path(config) -> str:
+    return os.path.join(config["data_path"], f"{config['dataset']}.item")
+
+
+def dataset_attributes(config, item_tokens: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """Attribute pairs of ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
+    return build_item_attributes(
+        item_tokens,
+        item_file_path(config),
+        PromptTemplate.from_config(config),
+        field_separator=config_get(config, "field_separator", "\t"),
+        item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
+    )
+
+
+def dataset_prompts(config, item_tokens: Sequence[str]) -> dict[str, str]:
+    """Prompts for ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
+    return build_item_prompts(
+        item_tokens,
+        item_file_path(config),
+        PromptTemplate.from_config(config),
+        field_separator=config_get(config, "field_separator", "\t"),
+        item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
+    )

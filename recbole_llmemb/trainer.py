@@ -104,6 +104,17 @@ class RATTrainer(CompatTrainer):
             align_target = pretrained_item_embedding(checkpoint, model.n_items)
         self.align_target = None if align_target is None else align_target.to(self.device)
 
+    def _build_optimizer(self, **kwargs):
+        """RecBole's optimizer; with ``adapter_learning_rate`` the adapter gets a group of its own."""
+        adapter_lr = config_get(self.config, "adapter_learning_rate")
+        embedding = getattr(self.model, "item_embedding", None)
+        if adapter_lr is None or "params" in kwargs or not hasattr(embedding, "adapter"):
+            return super()._build_optimizer(**kwargs)
+        adapter_ids = {id(p) for p in embedding.adapter.parameters()}
+        rest = [p for p in self.model.parameters() if id(p) not in adapter_ids]
+        groups = [{"params": rest}, {"params": list(embedding.adapter.parameters()), "lr": float(adapter_lr)}]
+        return super()._build_optimizer(params=groups, **kwargs)
+
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         return super()._train_epoch(
             train_data, epoch_idx, loss_func=loss_func or self.rat_loss, show_progress=show_progress

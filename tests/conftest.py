@@ -110,6 +110,10 @@ def base_config(tmp_path, data_root, tiny_llm) -> dict:
         "prompt_fields": ["title", "genre", "year"],
         "prompt_list_fields": ["genre"],
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "scft": False,  # SCFT tests switch it on; elsewhere the untuned tiny LLM keeps tests focused
+        "scft_max_steps": 2,
+        "scft_batch_size": 8,
+        "scft_eval_items": 8,
         "log_wandb": False,
         "state": "WARNING",
     }

@@ -16,7 +16,7 @@ def test_help_explains_each_stage():
         text=True,
         check=True,
     )
-    for word in ("table", "pretrain", "RAT", "--model", "--dataset", "--config_files", "--key=value"):
+    for word in ("scft", "table", "pretrain", "RAT", "--model", "--dataset", "--config_files", "--key=value"):
         assert word in result.stdout
 
 

@@ -21,6 +21,7 @@ def table_config(base_config, **overrides):
         "seed": 1,
         "prompt_fields": ["title", "genre", "year"],
         "prompt_list_fields": ["genre"],
+        "scft": False,  # SCFT has its own tests (test_scft.py)
     }
     config.update(overrides)
     return config

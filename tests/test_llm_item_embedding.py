@@ -81,3 +81,33 @@ def test_adapter_shapes_and_activation_option():
     assert not any(isinstance(m, (nn.ReLU, nn.GELU, nn.Dropout)) for m in paper)  # paper: linear only
     with pytest.raises(ValueError, match="adapter_activation"):
         Adapter(8, 4, activation="swish")
+
+
+def test_adapter_layernorm_option_and_bad_norm():
+    adapter = Adapter(8, 4, [6], activation="gelu", norm="layernorm")
+    assert [type(m).__name__ for m in adapter] == ["Linear", "LayerNorm", "GELU", "Linear"]
+    with pytest.raises(ValueError, match="adapter_norm"):
+        Adapter(8, 4, [6], norm="batch")
+
+
+def test_table_conditioning_centres_or_standardises_item_rows_only():
+    from recbole_llmemb.item_table import condition_table
+
+    table = torch.cat([torch.zeros(1, 3), torch.randn(50, 3) * torch.tensor([5.0, 1.0, 0.1]) + 2], dim=0)
+    assert torch.equal(condition_table(table, "none"), table)
+    centred = condition_table(table, "center")
+    assert torch.allclose(centred[1:].mean(0), torch.zeros(3), atol=1e-5)
+    standard = condition_table(table, "standardize")
+    assert torch.allclose(standard[1:].std(0), torch.ones(3), atol=1e-4)
+    assert torch.equal(standard[0], torch.zeros(3)) and torch.equal(table[0], torch.zeros(3))
+    with pytest.raises(ValueError, match="llm_table_norm"):
+        condition_table(table, "whiten")
+
+
+def test_id_residual_hybrid_starts_as_llmemb_and_trains_per_item():
+    plain, hybrid = make(), make(id_residual=True)
+    assert torch.allclose(plain.weight, hybrid.weight)  # zero start
+    hybrid.weight[3].sum().backward()
+    grad = hybrid.id_residual.grad
+    assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
+    assert make().id_residual is None

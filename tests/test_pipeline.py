@@ -115,3 +115,33 @@ def test_baselines_are_extra_rows_on_the_same_split(base_config):
     # Same split: the same test users, hence the same tail/head counts, for every row.
     rows = json.load(open(outcome["results"][2]))["rows"]
     assert len({(r["tail_users"], r["head_users"]) for r in rows}) == 1
+
+
+def test_scft_stage_fine_tunes_then_exports_the_table_and_reuses_both(base_config):
+    base_config = dict(base_config, scft=True)
+    outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="scft")
+    assert set(outcome) == {"timings"}
+    cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
+    runs = [f for f in os.listdir(cache) if f.startswith("scft-")]
+    assert len(runs) == 1
+    adapter = os.path.join(cache, runs[0], "adapter", "adapter_model.safetensors")
+    assert os.path.isfile(adapter) and os.path.isfile(os.path.join(cache, runs[0], "scft.json"))
+    tables = sorted(f for f in os.listdir(cache) if f.startswith("llm-table-"))
+    stamp = os.path.getmtime(adapter)
+    pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="table")  # same settings: reused
+    assert os.path.getmtime(adapter) == stamp
+    assert sorted(f for f in os.listdir(cache) if f.startswith("llm-table-")) == tables
+    pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(base_config, scft_lora_r=4), stage="table")
+    assert len([f for f in os.listdir(cache) if f.startswith("scft-")]) == 2  # a setting changed: recomputed
+    assert len([f for f in os.listdir(cache) if f.startswith("llm-table-")]) == 2
+    with pytest.raises(ValueError, match="--stage=scft"):
+        pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(base_config, scft=False), stage="scft")
+
+
+def test_scft_and_llmemb_only_settings_leave_the_plain_backbone_key_alone(base_config):
+    from recbole.model.sequential_recommender import SASRec
+
+    plain = pipeline.pretrain_key(pipeline.make_config(SASRec, "tiny", config_dict=base_config))
+    for change in ({"scft_temperature": 0.3}, {"item_id_residual": True}, {"llm_table_norm": "standardize"}):
+        config = pipeline.make_config(SASRec, "tiny", config_dict=dict(base_config, **change))
+        assert pipeline.pretrain_key(config) == plain, change

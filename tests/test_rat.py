@@ -80,3 +80,15 @@ def test_alignment_without_pretrained_model_is_a_clear_error(base_config):
     config, _, model, _ = setup(base_config, align_weight=0.1)
     with pytest.raises(ValueError, match="pretrained_srs_file"):
         RATTrainer(config, model)
+
+
+def test_adapter_learning_rate_gets_its_own_optimizer_group(base_config):
+    config, _, model, _ = setup(
+        base_config, align_weight=0.0, adapter_learning_rate=0.01, learning_rate=0.001
+    )
+    groups = RATTrainer(config, model).optimizer.param_groups
+    assert [g["lr"] for g in groups] == [0.001, 0.01]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.item_embedding.adapter.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    config, _, model, _ = setup(base_config, align_weight=0.0)
+    assert len(RATTrainer(config, model).optimizer.param_groups) == 1

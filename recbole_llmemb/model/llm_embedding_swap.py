@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..adapter import Adapter
 from ..config import config_get
-from ..item_table import build_reduced_table
+from ..item_table import build_reduced_table, condition_table
 from ..llm_item_embedding import LLMItemEmbedding
 
 
@@ -17,6 +17,8 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
     """``adapter(PCA(LLM table))`` rows in the dataset's internal item-id order.
 
     Without the adapter (``use_adapter: False``) the table is PCA'd straight to ``out_dim``.
+    ``llm_table_norm`` conditions the PCA'd table first; ``item_id_residual`` adds a trainable
+    per-item vector (the "LLMEmb + ID" hybrid, not the method).
     """
     id2token = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])
     use_adapter = bool(config_get(config, "use_adapter", True))
@@ -26,6 +28,7 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         table_dim(config, out_dim),
         show_progress=bool(config_get(config, "show_progress", True)),
     ).to_internal_ids(id2token)
+    table = condition_table(table, config_get(config, "llm_table_norm", "none"))
     adapter = Adapter.from_config(config, table.shape[1], out_dim) if use_adapter else None
     return LLMItemEmbedding(
         table,
@@ -34,4 +37,5 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         freeze_table=bool(config_get(config, "freeze_llm_table", True)),
         n_extra_tokens=n_extra_tokens,
         init_std=float(config_get(config, "initializer_range", 0.02)),
+        id_residual=bool(config_get(config, "item_id_residual", False)),
     )

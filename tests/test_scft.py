@@ -1,0 +1,181 @@
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from recbole_llmemb.item_table import build_llm_table
+from recbole_llmemb.llm import load_llm
+from recbole_llmemb.prompts import PromptTemplate, dataset_attributes
+from recbole_llmemb.scft import (
+    SCFTSettings,
+    ViewSampler,
+    embed_texts,
+    run_scft,
+    sample_view,
+    scft_loss,
+    train_scft,
+)
+
+TOKENS = [f"i{n}" for n in range(1, 31)]
+TEMPLATE = PromptTemplate(instruction="the item has following attributes : \n", list_fields=["genre"])
+
+
+def scft_config(base_config, **overrides):
+    config = {
+        "dataset": "tiny",
+        "data_path": os.path.join(base_config["data_path"], "tiny"),
+        "checkpoint_dir": base_config["checkpoint_dir"],
+        "llm_path": base_config["llm_path"],
+        "device": "cpu",
+        "seed": 1,
+        "prompt_instruction": TEMPLATE.instruction,
+        "prompt_fields": ["title", "genre", "year"],
+        "prompt_list_fields": ["genre"],
+        "scft_batch_size": 8,
+        "scft_max_steps": 3,
+        "scft_eval_items": 16,
+        "scft_learning_rate": 0.003,
+    }
+    config.update(overrides)
+    return config
+
+
+def tiny_attributes(base_config) -> list:
+    attributes = dataset_attributes(scft_config(base_config), TOKENS)
+    return [attributes[t] for t in TOKENS]
+
+
+def test_view_keeps_configured_number_of_attributes_in_random_order():
+    pairs = [(f"a{i}", str(i)) for i in range(5)]
+    rng = np.random.default_rng(0)
+    views = [sample_view(pairs, 0.4, rng) for _ in range(50)]
+    assert all(len(v) == 3 for v in views)  # int(5 * 0.4) = 2 dropped, as the authors do
+    assert all(len(set(v)) == 3 and set(v) <= set(pairs) for v in views)
+    assert len({tuple(v) for v in views}) > 10  # subsets and orders vary
+    assert len(sample_view(pairs[:1], 0.9, rng)) == 1  # at least one attribute kept
+    assert sorted(sample_view(pairs, 0.0, rng)) == pairs  # nothing dropped, order shuffled
+
+
+def test_views_differ_within_an_epoch_and_are_fresh_or_frozen_across_epochs(base_config):
+    attributes = tiny_attributes(base_config)
+    fresh = ViewSampler(attributes, TEMPLATE, SCFTSettings(seed=3))
+    first, second = fresh.views(0)
+    assert len(first) == len(second) == 30
+    assert sum(a != b for a, b in zip(first, second, strict=True)) > 10
+    assert fresh.views(0) == (first, second)  # deterministic per (seed, epoch)
+    assert fresh.views(1) != (first, second)
+    frozen = ViewSampler(attributes, TEMPLATE, SCFTSettings(seed=3, fresh_views=False))
+    assert frozen.views(1) == frozen.views(0) == (first, second)
+    batches = fresh.batches(0)
+    assert sorted(np.concatenate(batches)) == list(range(30)) and all(len(b) >= 2 for b in batches)
+
+
+def test_loss_values_and_positives_on_the_diagonal():
+    e = torch.eye(2)
+    # Aligned orthogonal pairs, tau 1: positive logit 1, negative logit 0.
+    assert math.isclose(float(scft_loss(e, e, 1.0, exclude_positive=True)), -1.0, abs_tol=1e-6)
+    assert math.isclose(
+        float(scft_loss(e, e, 1.0, exclude_positive=False)), math.log(1 + math.e) - 1, abs_tol=1e-6
+    )
+    swapped = e[[1, 0]]
+    assert float(scft_loss(e, swapped, 1.0)) > float(scft_loss(e, e, 1.0))
+    a, b = torch.randn(4, 3), torch.randn(4, 3)
+    assert math.isclose(float(scft_loss(a, b, 0.5)), float(scft_loss(b, a, 0.5)), rel_tol=1e-6)  # symmetric
+
+
+def fixed_batch_loss(model, tokenizer, sampler) -> float:
+    first, second = sampler.views(0)
+    model.eval()
+    with torch.no_grad():
+        e1 = embed_texts(model, tokenizer, first[:8], 64)
+        e2 = embed_texts(model, tokenizer, second[:8], 64)
+    return float(scft_loss(e1, e2, 0.05))
+
+
+def test_training_lowers_the_loss_and_changes_only_lora_weights(base_config, tmp_path):
+    model, tokenizer = load_llm(base_config["llm_path"])
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = SCFTSettings(batch_size=8, max_steps=12, learning_rate=0.003, fresh_views=False, seed=1)
+    attributes = tiny_attributes(base_config)
+    sampler = ViewSampler(attributes, TEMPLATE, settings)
+    before = fixed_batch_loss(model, tokenizer, sampler)
+    result = train_scft(model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path), show_progress=False)
+    after = fixed_batch_loss(result.model, tokenizer, sampler)
+    assert after < before - 0.1, (before, after)
+    assert result.steps == 12 and len(result.losses) == 12
+    state = result.model.state_dict()
+    lora = {k: v for k, v in state.items() if "lora_" in k}
+    assert lora and any("lora_B" in k and v.abs().sum() > 0 for k, v in lora.items())  # B starts at 0
+    for name, value in base.items():
+        key = next(
+            k for k in state if k.endswith(name.replace(".weight", ".base_layer.weight")) or k.endswith(name)
+        )
+        assert torch.equal(state[key], value), name  # base weights untouched
+    assert os.path.isfile(tmp_path / "adapter" / "adapter_model.safetensors")
+    assert open(tmp_path / "loss.csv").read().count("\n") == 13
+
+
+def test_interrupted_run_resumes_at_its_checkpoint_with_the_same_result(base_config, tmp_path):
+    attributes = tiny_attributes(base_config)
+    settings = SCFTSettings(batch_size=8, max_steps=6, checkpoint_every=2, learning_rate=0.003, seed=1)
+
+    def lora_state(result):
+        return {k: v for k, v in result.model.state_dict().items() if "lora_" in k}
+
+    model, tokenizer = load_llm(base_config["llm_path"])
+    whole = train_scft(
+        model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path / "a"), show_progress=False
+    )
+
+    def interrupt(step, loss):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    model, tokenizer = load_llm(base_config["llm_path"])
+    with pytest.raises(KeyboardInterrupt):
+        train_scft(
+            model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path / "b"), False, on_step=interrupt
+        )
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 4
+    seen = []
+    model, tokenizer = load_llm(base_config["llm_path"])
+    resumed = train_scft(
+        model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path / "b"), False,
+        on_step=lambda step, loss: seen.append(step),
+    )  # fmt: skip
+    assert seen == [5, 6]
+    assert resumed.losses == pytest.approx(whole.losses, rel=1e-5)
+    for name, value in lora_state(whole).items():
+        torch.testing.assert_close(lora_state(resumed)[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_run_scft_is_cached_by_settings_and_changes_the_exported_table(base_config):
+    config = scft_config(base_config)
+    first = run_scft(config, TOKENS, show_progress=False)
+    report = json.load(open(os.path.join(first.directory, "scft.json")))
+    assert report["steps"] == 3 and report["items"] == 30
+    assert set(report["view_retrieval_after"]) >= {"view_top1", "alignment", "uniformity"}
+    mtime = os.path.getmtime(os.path.join(first.adapter_dir, "adapter_model.safetensors"))
+    again = run_scft(scft_config(base_config, scft_checkpoint_every=5), TOKENS, show_progress=False)
+    assert again.key == first.key  # a runtime-only setting does not retrain
+    assert os.path.getmtime(os.path.join(first.adapter_dir, "adapter_model.safetensors")) == mtime
+    other = run_scft(scft_config(base_config, scft_temperature=0.2, scft_eval_items=0), TOKENS, False)
+    assert other.key != first.key and other.report["view_retrieval_after"] == {}
+
+    tuned, tuned_key = build_llm_table(config, TOKENS, show_progress=False)
+    untuned, untuned_key = build_llm_table(scft_config(base_config, scft=False), TOKENS, show_progress=False)
+    assert tuned_key != untuned_key
+    assert tuned.vectors.shape == untuned.vectors.shape == (30, 32)
+    assert not np.allclose(tuned.vectors, untuned.vectors, atol=1e-4)
+
+
+def test_bad_settings_name_the_option(base_config):
+    with pytest.raises(ValueError, match="scft_batch_size"):
+        SCFTSettings.from_config({"scft_batch_size": 1})
+    with pytest.raises(ValueError, match="scft_drop_ratio"):
+        SCFTSettings.from_config({"scft_drop_ratio": 1.0})
+    with pytest.raises(ValueError, match="scft_lora_target_modules"):
+        run_scft(scft_config(base_config, scft_lora_target_modules=["c_attn"]), TOKENS, show_progress=False)
