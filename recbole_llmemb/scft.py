@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class SCFTSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     lora_target_modules: list[str] = field(default_factory=lambda: list(LLAMA_PROJECTIONS))
+    lora_layers: int = 0  # > 0: LoRA on the last N decoder layers only (backward stops there: cheaper)
     learning_rate: float = 2e-4
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
@@ -169,11 +171,27 @@ def lora_model(model, settings: SCFTSettings):
             f"scft_lora_target_modules: {missing} are not modules of this LLM; choose from its"
             f" Linear layers, e.g. {sorted(n for n in names if n.endswith('proj'))}"
         )
+    targets: list[str] = list(settings.lora_target_modules)
+    if settings.lora_layers > 0:
+        # Name the modules of the last layers explicitly: peft's layers_to_transform needs a layer pattern.
+        found = {
+            int(m.group(1)) for m in (re.search(r"layers\.(\d+)\.", n) for n, _ in model.named_modules()) if m
+        }
+        if not found:
+            raise ValueError("scft_lora_layers: no 'layers.<i>.' modules in this LLM; set it to 0")
+        last = set(sorted(found)[-settings.lora_layers :])
+        targets = [
+            name
+            for name, _ in model.named_modules()
+            if name.split(".")[-1] in settings.lora_target_modules
+            and (m := re.search(r"layers\.(\d+)\.", name))
+            and int(m.group(1)) in last
+        ]
     config = LoraConfig(
         r=settings.lora_r,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
-        target_modules=list(settings.lora_target_modules),
+        target_modules=targets,
         bias="none",
     )
     if settings.gradient_checkpointing:

@@ -23,3 +23,22 @@ def test_bundled_llm_embeds_item_prompts():
     centred = unit - unit.mean(axis=0)
     sim = centred @ centred.T
     assert sim[0, 1] > sim[0, 2]
+
+
+def test_bundled_sentence_encoder_is_an_llm_path_name():
+    path = resolve_llm_path("all-minilm-l6-v2")
+    assert path.endswith("model") and path == bundled_llm_path("all-minilm-l6-v2")
+    model, tokenizer = load_llm("all-minilm-l6-v2")
+    vectors = embed_prompts(
+        model,
+        tokenizer,
+        [
+            "title is Star Wars; genres is Sci-Fi",
+            "title is Return of the Jedi; genres is Sci-Fi",
+            "title is Emma",
+        ],
+        show_progress=False,
+    )
+    assert vectors.shape == (3, 384) and np.isfinite(vectors).all()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert unit[0] @ unit[1] > unit[0] @ unit[2]

@@ -179,3 +179,16 @@ def test_bad_settings_name_the_option(base_config):
         SCFTSettings.from_config({"scft_drop_ratio": 1.0})
     with pytest.raises(ValueError, match="scft_lora_target_modules"):
         run_scft(scft_config(base_config, scft_lora_target_modules=["c_attn"]), TOKENS, show_progress=False)
+
+
+def test_lora_on_the_last_layers_only(base_config):
+    from recbole_llmemb.scft import lora_model
+
+    model, _ = load_llm(base_config["llm_path"])  # 2 decoder layers
+    wrapped = lora_model(model, SCFTSettings(lora_layers=1))
+    layers = {
+        name.split("layers.")[1].split(".")[0] for name, _ in wrapped.named_parameters() if "lora_" in name
+    }
+    assert layers == {"1"}
+    trainable = [n for n, p in wrapped.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
