@@ -324,12 +324,12 @@ def train_scft(
             step += 1
             losses.append(step_loss)
             progress.update(1)
-            progress.set_postfix(loss=f"{step_loss:.4f}", tau=f"{float(log_tau.exp()):.3f}")
+            progress.set_postfix(loss=f"{step_loss:.4f}", tau=f"{log_tau.exp().item():.3f}")
             if step % max(1, settings.checkpoint_every) == 0 or step == total:
                 recent = losses[-settings.checkpoint_every :]
                 logger.info(
                     "SCFT step %d/%d: loss %.4f (mean of last %d), tau %.4f",
-                    step, total, float(np.mean(recent)), len(recent), float(log_tau.exp()),
+                    step, total, float(np.mean(recent)), len(recent), log_tau.exp().item(),
                 )  # fmt: skip
                 save_checkpoint()
             if on_step is not None:

@@ -192,3 +192,26 @@ def test_lora_on_the_last_layers_only(base_config):
     assert layers == {"1"}
     trainable = [n for n, p in wrapped.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_learnable_temperature_trains_and_gradient_checkpointing_gives_the_same_steps(base_config, tmp_path):
+    attributes = tiny_attributes(base_config)
+    common = dict(batch_size=8, max_steps=3, learning_rate=0.003, seed=1, lora_dropout=0.0)
+    model, tokenizer = load_llm(base_config["llm_path"])
+    learned = train_scft(
+        model, tokenizer, attributes, TEMPLATE, SCFTSettings(learnable_temperature=True, **common),
+        str(tmp_path / "tau"), show_progress=False,
+    )  # fmt: skip
+    tau = torch.load(tmp_path / "tau" / "checkpoint.pt", weights_only=False)["log_tau"].exp()
+    assert not math.isclose(float(tau), 0.05, rel_tol=1e-4)
+    runs = []
+    for checkpointing in (False, True):
+        model, tokenizer = load_llm(base_config["llm_path"])
+        settings = SCFTSettings(gradient_checkpointing=checkpointing, **common)
+        runs.append(
+            train_scft(
+                model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path / str(checkpointing)), False
+            )
+        )
+    assert runs[1].losses == pytest.approx(runs[0].losses, rel=1e-4)
+    assert learned.losses[0] == pytest.approx(runs[0].losses[0], rel=1e-5)  # same start, then tau moves
