@@ -1,0 +1,54 @@
+"""How much collaborative signal an LLM item table carries, and how collapsed it is.
+
+For each cached raw table: PCA 128 + per-dimension standardising (as RAT sees it), then 5-fold
+(shuffled) cross-validated ridge R^2 for predicting log popularity and the pretrained plain
+SASRec's item embeddings; and the mean pairwise cosine of the raw vectors (1 = collapsed).
+
+    python benchmarks/table_diagnostics.py ml-100k saved/llmemb/ml-100k/llm-table-<key>.npz ...
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+
+import numpy as np
+from recbole.data import create_dataset
+from recbole.model.sequential_recommender import SASRec
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold, cross_val_score
+
+from recbole_llmemb.compat import load_recbole_checkpoint
+from recbole_llmemb.item_table import ItemTable, reduce_pca
+from recbole_llmemb.pipeline import make_config
+
+
+def main(dataset: str, tables: list[str], extra: dict) -> None:
+    config = make_config(SASRec, dataset, None, extra)
+    data = create_dataset(config)
+    id2token = list(data.field2id_token["item_id"])
+    popularity = np.bincount(np.asarray(data.inter_feat["item_id"]), minlength=len(id2token))[1:]
+    checkpoint = sorted(glob.glob(f"{config['checkpoint_dir']}/llmemb/{dataset}/pretrained-SASRec-*.pth"))[0]
+    sasrec = load_recbole_checkpoint(checkpoint)["state_dict"]["item_embedding.weight"][
+        1 : len(id2token)
+    ].numpy()
+    folds = KFold(5, shuffle=True, random_state=0)
+    for path in tables:
+        table = ItemTable.load(path)
+        x = reduce_pca(table, 128).to_internal_ids(id2token).numpy()[1:]
+        x = (x - x.mean(0)) / x.std(0)
+        ridge = RidgeCV(alphas=[1, 10, 100, 1000])
+        r2_pop = cross_val_score(ridge, x, np.log1p(popularity), cv=folds, scoring="r2").mean()
+        r2_emb = cross_val_score(ridge, x, sasrec, cv=folds, scoring="r2").mean()
+        unit = table.vectors / np.linalg.norm(table.vectors, axis=1, keepdims=True)
+        n = len(unit)
+        sims = unit @ unit.T
+        mean_cos = float((sims.sum() - n) / (n * n - n))
+        print(
+            f"{dataset} {path}: R2 log-popularity {r2_pop:.3f}, R2 SASRec item embedding {r2_emb:.3f}, mean cosine {mean_cos:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    name, *paths = sys.argv[1:]
+    main(name, paths, {"epochs": 8} if name == "amazon-beauty" else {})
