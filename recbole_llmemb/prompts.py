@@ -161,10 +161,5 @@ def dataset_attributes(config, item_tokens: Sequence[str]) -> dict[str, list[tup
 
 def dataset_prompts(config, item_tokens: Sequence[str]) -> dict[str, str]:
     """Prompts for ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
-    return build_item_prompts(
-        item_tokens,
-        item_file_path(config),
-        PromptTemplate.from_config(config),
-        field_separator=config_get(config, "field_separator", "\t"),
-        item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
-    )
+    template = PromptTemplate.from_config(config)
+    return {token: template.render(pairs) for token, pairs in dataset_attributes(config, item_tokens).items()}
