@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from recbole_llmemb import pipeline
 from recbole_llmemb.data import MissingDatasetError
@@ -162,3 +163,28 @@ def test_paper_adapter_variant_file_gives_the_papers_linear_adapter(base_config)
     adapter = BACKBONES["SASRec"](paper, dataset).item_embedding.adapter
     assert [type(m) for m in adapter] == [nn.Linear, nn.Identity, nn.Linear]
     assert adapter[0].out_features == 4  # llm_pca_dim 8 // 2
+
+
+def _variant(name: str) -> str:
+    return os.path.join(os.path.dirname(pipeline.__file__), "..", "properties", "variants", name)
+
+
+@pytest.mark.parametrize(
+    "variant, n_linear, in_dim",
+    [("llm2x.yaml", 0, 16), ("said.yaml", 1, 8)],  # tiny: hidden_size 16, llm_pca_dim 8
+)
+def test_llm_baseline_variants_train_the_llm_table_without_alignment(base_config, variant, n_linear, in_dim):
+    from torch import nn
+
+    from recbole_llmemb import BACKBONES
+
+    config = pipeline.make_config(BACKBONES["SASRec"], "tiny", [_variant(variant)], base_config)
+    assert config["align_weight"] == 0.0 and config["freeze_llm_table"] is False
+    train = pipeline.load_data(config)[1]
+    model = BACKBONES["SASRec"](config, train.dataset)
+    embedding = model.item_embedding
+    assert isinstance(embedding.table, nn.Parameter) and embedding.table.shape[1] == in_dim
+    assert sum(isinstance(m, nn.Linear) for m in embedding.adapter.modules()) == n_linear
+    before = embedding.table.detach().clone()
+    RATTrainer(config, model)._train_epoch(train, 0)  # no pretrained model needed: no alignment
+    assert not torch.equal(embedding.table, before)
