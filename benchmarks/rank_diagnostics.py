@@ -1,0 +1,91 @@
+"""What outranks the test target under full ranking: popular items, or the target's look-alikes?
+
+Loads trained checkpoints (a plain backbone and LLMEmb ones, same dataset and split), ranks every
+item for each test user (history masked as RecBole does) and prints, for tail and head targets:
+HR@10, the median rank of the target, the median training popularity of the top-10 items, the
+share of head items among them, and the share of the top-10 that are among the target's 100
+nearest neighbours in the LLM table (cosine; at random that share is 100 / n_items).
+
+    python benchmarks/rank_diagnostics.py saved/llmemb/<ds>/pretrained-SASRec-<key>.pth \
+        saved/llmemb/<ds>/LLMEmbSASRec-<key>.pth ...
+
+The LLM table used for neighbours is the first LLMEmb checkpoint's (its conditioned PCA table).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recbole_llmemb.compat import load_recbole_checkpoint
+from recbole_llmemb.pipeline import load_data
+from recbole_llmemb.popularity import PopularityGroups, training_item_popularity
+from recbole_llmemb.utils import get_model
+
+NEIGHBOURS = 100
+
+
+def load_model(path: str, dataset):
+    checkpoint = load_recbole_checkpoint(path)
+    config = checkpoint["config"]
+    model = get_model(config["model"])(config, dataset)
+    model.load_state_dict(checkpoint["state_dict"])
+    return config, model.eval()
+
+
+@torch.no_grad()
+def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per test user: the target's 0-based rank and the top-10 item ids."""
+    ranks, tops = [], []
+    for interaction, history_index, _, positive_i in test_data:
+        scores = model.full_sort_predict(interaction).view(-1, n_items)
+        scores[:, 0] = -np.inf
+        if history_index is not None:
+            scores[history_index] = -np.inf
+        target = scores.gather(1, positive_i.view(-1, 1))
+        ranks.append((scores > target).sum(1).numpy())
+        tops.append(scores.topk(10, dim=1).indices.numpy())
+    return np.concatenate(ranks), np.concatenate(tops)
+
+
+def main(paths: list[str]) -> None:
+    first = load_recbole_checkpoint(paths[-1])["config"]
+    dataset, train_data, _, test_data = load_data(first)
+    n_items = dataset.item_num
+    popularity = training_item_popularity(train_data.dataset, n_items)
+    groups = PopularityGroups.from_config(first, popularity)
+    targets = torch.cat([batch[3] for batch in test_data])
+    tail = groups.target_masks(targets)["tail"].numpy()
+    head_items = ~groups.tail
+
+    table = None
+    for path in paths:
+        config, model = load_model(path, train_data.dataset)
+        if table is None and hasattr(model.item_embedding, "table"):
+            table = F.normalize(model.item_embedding.table.detach().float(), dim=1)
+    neighbours = (table[targets] @ table.T).topk(NEIGHBOURS + 1, dim=1).indices[:, 1:].numpy()
+    print(f"{first['dataset']}: {len(targets)} test users, {int(tail.sum())} tail ({groups.tail_rule})")
+    print(
+        f"random share of top-10 among the target's {NEIGHBOURS} LLM neighbours: {NEIGHBOURS / n_items:.4f}"
+    )
+    print(
+        "| model | targets | HR@10 | median target rank | median top-10 popularity | head share of top-10 | neighbour share of top-10 |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for path in paths:
+        config, model = load_model(path, train_data.dataset)
+        ranks, tops = rank_targets(model, test_data, n_items)
+        near = np.array([np.isin(top, nb).mean() for top, nb in zip(tops, neighbours, strict=True)])
+        for name, mask in (("tail", tail), ("head", ~tail)):
+            print(
+                f"| {config['model']} | {name} | {(ranks[mask] < 10).mean():.4f} | {np.median(ranks[mask]):.0f} "
+                f"| {np.median(popularity[tops[mask]]):.0f} | {head_items[tops[mask]].mean():.3f} "
+                f"| {near[mask].mean():.4f} |"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
