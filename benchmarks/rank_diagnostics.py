@@ -31,6 +31,8 @@ NEIGHBOURS = 100
 def load_model(path: str, dataset):
     checkpoint = load_recbole_checkpoint(path)
     config = checkpoint["config"]
+    # Checkpoints from before SCFT existed carry no `scft` key; they used the untuned LLM.
+    config.final_config_dict.setdefault("scft", False)
     model = get_model(config["model"])(config, dataset)
     model.load_state_dict(checkpoint["state_dict"])
     return config, model.eval()
