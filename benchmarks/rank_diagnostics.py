@@ -63,11 +63,12 @@ def main(paths: list[str]) -> None:
     tail = groups.target_masks(targets)["tail"].numpy()
     head_items = ~groups.tail
 
-    table = None
+    ranked, table = [], None
     for path in paths:
         config, model = load_model(path, train_data.dataset)
         if table is None and hasattr(model.item_embedding, "table"):
             table = F.normalize(model.item_embedding.table.detach().float(), dim=1)
+        ranked.append((config["model"], *rank_targets(model, test_data, n_items)))
     neighbours = (table[targets] @ table.T).topk(NEIGHBOURS + 1, dim=1).indices[:, 1:].numpy()
     print(f"{first['dataset']}: {len(targets)} test users, {int(tail.sum())} tail ({groups.tail_rule})")
     print(
@@ -77,13 +78,11 @@ def main(paths: list[str]) -> None:
         "| model | targets | HR@10 | median target rank | median top-10 popularity | head share of top-10 | neighbour share of top-10 |"
     )
     print("|---|---|---|---|---|---|---|")
-    for path in paths:
-        config, model = load_model(path, train_data.dataset)
-        ranks, tops = rank_targets(model, test_data, n_items)
+    for name, ranks, tops in ranked:
         near = np.array([np.isin(top, nb).mean() for top, nb in zip(tops, neighbours, strict=True)])
-        for name, mask in (("tail", tail), ("head", ~tail)):
+        for group, mask in (("tail", tail), ("head", ~tail)):
             print(
-                f"| {config['model']} | {name} | {(ranks[mask] < 10).mean():.4f} | {np.median(ranks[mask]):.0f} "
+                f"| {name} | {group} | {(ranks[mask] < 10).mean():.4f} | {np.median(ranks[mask]):.0f} "
                 f"| {np.median(popularity[tops[mask]]):.0f} | {head_items[tops[mask]].mean():.3f} "
                 f"| {near[mask].mean():.4f} |"
             )

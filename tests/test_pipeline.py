@@ -148,14 +148,16 @@ def test_scft_and_llmemb_only_settings_leave_the_plain_backbone_key_alone(base_c
         assert pipeline.pretrain_key(config) == plain, change
 
 
+def _variant(name: str) -> str:
+    return os.path.join(os.path.dirname(pipeline.__file__), "..", "properties", "variants", name)
+
+
 def test_paper_adapter_variant_file_gives_the_papers_linear_adapter(base_config):
     from torch import nn
 
     from recbole_llmemb import BACKBONES
 
-    variant = os.path.join(
-        os.path.dirname(pipeline.__file__), "..", "properties", "variants", "paper-adapter.yaml"
-    )
+    variant = _variant("paper-adapter.yaml")
     ours = pipeline.make_config(BACKBONES["SASRec"], "tiny", config_dict=base_config)
     paper = pipeline.make_config(BACKBONES["SASRec"], "tiny", [variant], base_config)
     assert ours["llm_table_norm"] == "standardize" and paper["llm_table_norm"] == "none"
@@ -163,10 +165,6 @@ def test_paper_adapter_variant_file_gives_the_papers_linear_adapter(base_config)
     adapter = BACKBONES["SASRec"](paper, dataset).item_embedding.adapter
     assert [type(m) for m in adapter] == [nn.Linear, nn.Identity, nn.Linear]
     assert adapter[0].out_features == 4  # llm_pca_dim 8 // 2
-
-
-def _variant(name: str) -> str:
-    return os.path.join(os.path.dirname(pipeline.__file__), "..", "properties", "variants", name)
 
 
 @pytest.mark.parametrize(
