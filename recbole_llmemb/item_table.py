@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .atomic import atomic_write
 from .config import cache_dir, config_get
 from .llm import llm_fingerprint, load_llm, mean_pool, resolve_llm_path
-from .prompts import dataset_prompts
+from .prompts import PromptTemplate, dataset_attributes, render_prompts
 from .scft import load_finetuned_llm, run_scft, scft_enabled
 
 logger = logging.getLogger(__name__)
@@ -171,8 +171,9 @@ def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = Tr
     With ``scft`` on, the LLM is first fine-tuned (``recbole_llmemb.scft``, itself cached) and
     the table is embedded by the LLM with the LoRA adapter merged.
     """
-    prompts = dataset_prompts(config, item_tokens)
-    scft = run_scft(config, item_tokens, show_progress) if scft_enabled(config) else None
+    attributes = dataset_attributes(config, item_tokens)  # read once: the prompts and SCFT's views
+    prompts = render_prompts(attributes, PromptTemplate.from_config(config))
+    scft = run_scft(config, item_tokens, show_progress, attributes) if scft_enabled(config) else None
     key = table_cache_key(config, prompts, scft.key if scft else None)
     path = os.path.join(cache_dir(config), f"llm-table-{key}.npz")
     if os.path.isfile(path):

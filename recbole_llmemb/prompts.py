@@ -141,6 +141,11 @@ def build_item_prompts(
 ) -> dict[str, str]:
     """One prompt per item token, all attributes in file order (see ``build_item_attributes``)."""
     attributes = build_item_attributes(item_tokens, item_file, template, field_separator, item_id_field)
+    return render_prompts(attributes, template)
+
+
+def render_prompts(attributes: dict[str, list[tuple[str, str]]], template: PromptTemplate) -> dict[str, str]:
+    """One prompt per item from its attribute pairs (all of them, in file order)."""
     return {token: template.render(pairs) for token, pairs in attributes.items()}
 
 
@@ -157,9 +162,3 @@ def dataset_attributes(config, item_tokens: Sequence[str]) -> dict[str, list[tup
         field_separator=config_get(config, "field_separator", "\t"),
         item_id_field=config_get(config, "ITEM_ID_FIELD", "item_id"),
     )
-
-
-def dataset_prompts(config, item_tokens: Sequence[str]) -> dict[str, str]:
-    """Prompts for ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
-    template = PromptTemplate.from_config(config)
-    return {token: template.render(pairs) for token, pairs in dataset_attributes(config, item_tokens).items()}

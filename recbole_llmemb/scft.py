@@ -399,15 +399,24 @@ class SCFTOutcome:
         return os.path.join(self.directory, "adapter")
 
 
-def run_scft(config, item_tokens: Sequence[str], show_progress: bool = True) -> SCFTOutcome:
+def run_scft(
+    config,
+    item_tokens: Sequence[str],
+    show_progress: bool = True,
+    attributes: dict[str, list[tuple[str, str]]] | None = None,
+) -> SCFTOutcome:
     """SCFT on the dataset's item prompts, once per (LLM, prompts, settings); resumable.
+
+    ``attributes``: the items' attribute pairs when the caller has read them already
+    (``dataset_attributes``); otherwise they are read here.
 
     Writes ``<cache>/scft-<key>/``: ``adapter/`` (peft, safetensors), ``loss.csv``,
     ``checkpoint.pt`` and, last, ``scft.json`` (timing, loss, view retrieval before and after).
     """
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
-    attributes = dataset_attributes(config, item_tokens)
+    if attributes is None:
+        attributes = dataset_attributes(config, item_tokens)
     llm_path = config_get(config, "llm_path")
     key = scft_key(llm_fingerprint(llm_path), attributes, template, settings)
     directory = os.path.join(cache_dir(config), f"scft-{key}")
