@@ -28,8 +28,7 @@ from recbole_llmemb.utils import get_model
 NEIGHBOURS = 100
 
 
-def load_model(path: str, dataset):
-    checkpoint = load_recbole_checkpoint(path)
+def load_model(checkpoint: dict, dataset):
     config = checkpoint["config"]
     # Checkpoints from before SCFT existed carry no `scft` key; they used the untuned LLM.
     config.final_config_dict.setdefault("scft", False)
@@ -39,9 +38,9 @@ def load_model(path: str, dataset):
 
 
 @torch.no_grad()
-def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per test user: the target's 0-based rank and the top-10 item ids."""
-    ranks, tops = [], []
+def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """Per test user: the target's 0-based rank, the top-10 item ids and the target id."""
+    ranks, tops, targets = [], [], []
     for interaction, history_index, _, positive_i in test_data:
         scores = model.full_sort_predict(interaction).view(-1, n_items)
         scores[:, 0] = -np.inf
@@ -50,25 +49,27 @@ def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray
         target = scores.gather(1, positive_i.view(-1, 1))
         ranks.append((scores > target).sum(1).numpy())
         tops.append(scores.topk(10, dim=1).indices.numpy())
-    return np.concatenate(ranks), np.concatenate(tops)
+        targets.append(positive_i)
+    return np.concatenate(ranks), np.concatenate(tops), torch.cat(targets)
 
 
 def main(paths: list[str]) -> None:
-    first = load_recbole_checkpoint(paths[-1])["config"]
+    checkpoints = [load_recbole_checkpoint(path) for path in paths]
+    first = checkpoints[-1]["config"]
     dataset, train_data, _, test_data = load_data(first)
     n_items = dataset.item_num
     popularity = training_item_popularity(train_data.dataset, n_items)
     groups = PopularityGroups.from_config(first, popularity)
-    targets = torch.cat([batch[3] for batch in test_data])
-    tail = groups.target_masks(targets)["tail"].numpy()
     head_items = ~groups.tail
 
     ranked, table = [], None
-    for path in paths:
-        config, model = load_model(path, train_data.dataset)
+    for checkpoint in checkpoints:
+        config, model = load_model(checkpoint, train_data.dataset)
         if table is None and hasattr(model.item_embedding, "table"):
             table = F.normalize(model.item_embedding.table.detach().float(), dim=1)
-        ranked.append((config["model"], *rank_targets(model, test_data, n_items)))
+        ranks, tops, targets = rank_targets(model, test_data, n_items)  # same users, same order each time
+        ranked.append((config["model"], ranks, tops))
+    tail = groups.target_masks(targets)["tail"].numpy()
     neighbours = (table[targets] @ table.T).topk(NEIGHBOURS + 1, dim=1).indices[:, 1:].numpy()
     print(f"{first['dataset']}: {len(targets)} test users, {int(tail.sum())} tail ({groups.tail_rule})")
     print(
