@@ -19,7 +19,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold, cross_val_score
 
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.item_table import ItemTable, reduce_pca
+from recbole_llmemb.item_table import ItemTable, condition_table, reduce_pca
 from recbole_llmemb.pipeline import make_config
 
 
@@ -35,8 +35,7 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
     folds = KFold(5, shuffle=True, random_state=0)
     for path in tables:
         table = ItemTable.load(path)
-        x = reduce_pca(table, 128).to_internal_ids(id2token).numpy()[1:]
-        x = (x - x.mean(0)) / x.std(0)
+        x = condition_table(reduce_pca(table, 128).to_internal_ids(id2token), "standardize").numpy()[1:]
         ridge = RidgeCV(alphas=[1, 10, 100, 1000])
         r2_pop = cross_val_score(ridge, x, np.log1p(popularity), cv=folds, scoring="r2").mean()
         r2_emb = cross_val_score(ridge, x, sasrec, cv=folds, scoring="r2").mean()
