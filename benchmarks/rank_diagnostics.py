@@ -10,6 +10,9 @@ nearest neighbours in the LLM table (cosine; at random that share is 100 / n_ite
         saved/llmemb/<ds>/LLMEmbSASRec-<key>.pth ...
 
 The LLM table used for neighbours is the first LLMEmb checkpoint's (its conditioned PCA table).
+A second table says how much item popularity each model's item table encodes: the 3-fold
+cross-validated R^2 of a ridge regression from the table to log(1 + training popularity), and
+the Spearman correlation of the row norm with popularity.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import spearmanr
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import cross_val_score
 
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.pipeline import load_data
@@ -53,6 +59,14 @@ def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(ranks), np.concatenate(tops), torch.cat(targets)
 
 
+def popularity_in_table(weight: np.ndarray, popularity: np.ndarray) -> tuple[float, float]:
+    """``(ridge R^2 of log popularity from the rows, Spearman(row norm, popularity))``, padding row excluded."""
+    rows, pop = weight[1:], popularity[1:]
+    ridge = RidgeCV(alphas=[0.1, 1.0, 10.0, 100.0])
+    r2 = cross_val_score(ridge, rows, np.log1p(pop), cv=3, scoring="r2").mean()
+    return float(r2), float(spearmanr(np.linalg.norm(rows, axis=1), pop)[0])
+
+
 def main(paths: list[str]) -> None:
     checkpoints = [load_recbole_checkpoint(path) for path in paths]
     first = checkpoints[-1]["config"]
@@ -68,7 +82,8 @@ def main(paths: list[str]) -> None:
         if table is None and hasattr(model.item_embedding, "table"):
             table = F.normalize(model.item_embedding.table.detach().float(), dim=1)
         ranks, tops, targets = rank_targets(model, test_data, n_items)  # same users, same order each time
-        ranked.append((config["model"], ranks, tops))
+        weight = model.item_embedding.weight[:n_items].detach().float().numpy()
+        ranked.append((config["model"], ranks, tops, popularity_in_table(weight, popularity)))
     tail = groups.target_masks(targets)["tail"].numpy()
     neighbours = (table[targets] @ table.T).topk(NEIGHBOURS + 1, dim=1).indices[:, 1:].numpy()
     print(f"{first['dataset']}: {len(targets)} test users, {int(tail.sum())} tail ({groups.tail_rule})")
@@ -79,7 +94,7 @@ def main(paths: list[str]) -> None:
         "| model | targets | HR@10 | median target rank | median top-10 popularity | head share of top-10 | neighbour share of top-10 |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, ranks, tops in ranked:
+    for name, ranks, tops, _ in ranked:
         near = np.array([np.isin(top, nb).mean() for top, nb in zip(tops, neighbours, strict=True)])
         for group, mask in (("tail", tail), ("head", ~tail)):
             print(
@@ -87,6 +102,12 @@ def main(paths: list[str]) -> None:
                 f"| {np.median(popularity[tops[mask]]):.0f} | {head_items[tops[mask]].mean():.3f} "
                 f"| {near[mask].mean():.4f} |"
             )
+
+    print()
+    print("| model | ridge R^2 of log popularity from the item table | Spearman(row norm, popularity) |")
+    print("|---|---|---|")
+    for name, _, _, (r2, rho) in ranked:
+        print(f"| {name} | {r2:.3f} | {rho:.3f} |")
 
 
 if __name__ == "__main__":
