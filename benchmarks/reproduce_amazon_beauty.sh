@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The paper's experiments on amazon-beauty (issue 6), one command each; every run writes its
+# report under $OUT/<run>/ and reuses the caches of earlier runs (LLM table, plain backbones).
+#
+#   benchmarks/reproduce_amazon_beauty.sh main|backbones|ablations|baselines|summary|all
+#
+#   main       SASRec plain vs LLMEmb, one run per seed in $SEEDS
+#   backbones  GRU4Rec and BERT4Rec plain vs LLMEmb (first seed)
+#   ablations  w/o SCFT, w/o adapter, w/o freeze, w/o align (SASRec, first seed)
+#   baselines  LLM2X and SAID-style (properties/variants/, SASRec, first seed)
+#   summary    the tables, printed as markdown (mean +- std over the seeds for main)
+#
+# Settings: EPOCHS (default 8, what a 2-core CPU affords; the authors train up to 200 epochs with
+# patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), EXTRA (more
+# --key=value settings for every run, e.g. EXTRA="--loss_type=BPR
+# --train_neg_sample_args={'distribution':'uniform','sample_num':1}" for one-negative training).
+# Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
+# 30-55 minutes on one CPU thread; a GPU runs them in minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_WAIT_POLICY=PASSIVE
+DATASET=amazon-beauty
+EPOCHS=${EPOCHS:-8}
+SEEDS=${SEEDS:-2020 2021 2022}
+OUT=${OUT:-results/reproduce}
+EXTRA=${EXTRA:-}
+FIRST_SEED=${SEEDS%% *}
+PYTHON=${PYTHON:-python}
+
+run() {
+    local name=$1
+    shift
+    # shellcheck disable=SC2086  # EXTRA holds several --key=value words
+    "$PYTHON" run_recbole_llmemb.py --dataset=$DATASET --epochs="$EPOCHS" --results_dir="$OUT/$name" "$@" $EXTRA
+}
+
+main() { for seed in $SEEDS; do run "SASRec-seed$seed" --model=SASRec --seed="$seed"; done; }
+backbones() { for model in GRU4Rec BERT4Rec; do run "$model-seed$FIRST_SEED" --model="$model" --seed="$FIRST_SEED"; done; }
+ablations() {
+    run wo-scft --seed="$FIRST_SEED" --scft=False
+    run wo-adapter --seed="$FIRST_SEED" --use_adapter=False
+    run wo-freeze --seed="$FIRST_SEED" --freeze_llm_table=False
+    run wo-align --seed="$FIRST_SEED" --align_weight=0
+}
+baselines() {
+    for variant in llm2x said; do
+        run "$variant" --seed="$FIRST_SEED" --config_files="properties/variants/$variant.yaml"
+    done
+}
+summary() {
+    local summarize="$PYTHON benchmarks/summarize_runs.py --dataset=$DATASET"
+    echo "## SASRec, mean +- std over seeds $SEEDS"
+    $summarize --mean "$OUT"/SASRec-seed*
+    for model in GRU4Rec BERT4Rec; do
+        echo "## $model, seed $FIRST_SEED"
+        $summarize --model="$model" "$OUT/$model-seed$FIRST_SEED"
+    done
+    echo "## SASRec ablations and LLM baselines, seed $FIRST_SEED"
+    $summarize "$OUT/SASRec-seed$FIRST_SEED" "$OUT"/wo-* "$OUT/llm2x" "$OUT/said"
+}
+
+case "${1:-}" in
+main | backbones | ablations | baselines | summary) "$1" ;;
+all) main && backbones && ablations && baselines && summary ;;
+*)
+    echo "usage: $0 main|backbones|ablations|baselines|summary|all" >&2
+    exit 2
+    ;;
+esac
