@@ -11,9 +11,9 @@
 #   summary    the tables, printed as markdown (mean +- std over the seeds for main)
 #
 # Settings: EPOCHS (default 8, what a 2-core CPU affords; the authors train up to 200 epochs with
-# patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), EXTRA (more
-# --key=value settings for every run, e.g. EXTRA="--loss_type=BPR
-# --train_neg_sample_args={'distribution':'uniform','sample_num':1}" for one-negative training).
+# patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
+# files for every run, e.g. CONFIG=properties/variants/one-negative.yaml for the authors'
+# one-negative training), EXTRA (more --key=value settings for every run).
 # Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
 # 30-55 minutes on one CPU thread; a GPU runs them in minutes.
 set -euo pipefail
@@ -24,27 +24,31 @@ EPOCHS=${EPOCHS:-8}
 SEEDS=${SEEDS:-2020 2021 2022}
 OUT=${OUT:-results/reproduce}
 EXTRA=${EXTRA:-}
+CONFIG=${CONFIG:-}
 FIRST_SEED=${SEEDS%% *}
 PYTHON=${PYTHON:-python}
 
+# run <name> <config files, comma-separated, may be empty> [--key=value ...]
 run() {
-    local name=$1
-    shift
+    local name=$1 files=$2
+    shift 2
+    files=${files:+$files,}$CONFIG
     # shellcheck disable=SC2086  # EXTRA holds several --key=value words
-    "$PYTHON" run_recbole_llmemb.py --dataset=$DATASET --epochs="$EPOCHS" --results_dir="$OUT/$name" "$@" $EXTRA
+    "$PYTHON" run_recbole_llmemb.py --dataset=$DATASET --epochs="$EPOCHS" --results_dir="$OUT/$name" \
+        ${files:+--config_files="${files%,}"} "$@" $EXTRA
 }
 
-main() { for seed in $SEEDS; do run "SASRec-seed$seed" --model=SASRec --seed="$seed"; done; }
-backbones() { for model in GRU4Rec BERT4Rec; do run "$model-seed$FIRST_SEED" --model="$model" --seed="$FIRST_SEED"; done; }
+main() { for seed in $SEEDS; do run "SASRec-seed$seed" "" --model=SASRec --seed="$seed"; done; }
+backbones() { for model in GRU4Rec BERT4Rec; do run "$model-seed$FIRST_SEED" "" --model="$model" --seed="$FIRST_SEED"; done; }
 ablations() {
-    run wo-scft --seed="$FIRST_SEED" --scft=False
-    run wo-adapter --seed="$FIRST_SEED" --use_adapter=False
-    run wo-freeze --seed="$FIRST_SEED" --freeze_llm_table=False
-    run wo-align --seed="$FIRST_SEED" --align_weight=0
+    run wo-scft "" --seed="$FIRST_SEED" --scft=False
+    run wo-adapter "" --seed="$FIRST_SEED" --use_adapter=False
+    run wo-freeze "" --seed="$FIRST_SEED" --freeze_llm_table=False
+    run wo-align "" --seed="$FIRST_SEED" --align_weight=0
 }
 baselines() {
     for variant in llm2x said; do
-        run "$variant" --seed="$FIRST_SEED" --config_files="properties/variants/$variant.yaml"
+        run "$variant" "properties/variants/$variant.yaml" --seed="$FIRST_SEED"
     done
 }
 summary() {

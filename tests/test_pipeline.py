@@ -188,20 +188,19 @@ def test_llm_baseline_variants_train_the_llm_table_without_alignment(base_config
     assert not torch.equal(embedding.table, before)
 
 
-def test_one_negative_bpr_training_is_the_papers_regime_and_gets_its_own_plain_cache(base_config):
-    """RecBole's BPR loss with one sampled negative (the paper's one-negative training) runs through
-    the whole pipeline, and its plain backbone is cached apart from the CE one."""
+def test_one_negative_variant_is_the_papers_regime_and_gets_its_own_plain_cache(base_config):
+    """one-negative.yaml (RecBole's BPR loss, one sampled negative: the authors' training) runs
+    through the whole pipeline, and its plain backbone is cached apart from the CE one."""
     from recbole_llmemb import BACKBONES
 
-    bpr = dict(
-        base_config, loss_type="BPR", train_neg_sample_args={"distribution": "uniform", "sample_num": 1}
-    )
+    variant = [_variant("one-negative.yaml")]
     ce = pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(base_config, epochs=1), stage="pretrain")
-    outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(bpr, epochs=1))
+    outcome = pipeline.run_llmemb("SASRec", "tiny", variant, config_dict=dict(base_config, epochs=1))
     assert outcome["plain"].checkpoint != ce["plain"].checkpoint
     assert 0.0 <= outcome["llmemb"].test_result["ndcg@10"] <= outcome["llmemb"].test_result["hit@10"] <= 1.0
 
-    config = pipeline.make_config(BACKBONES["SASRec"], "tiny", config_dict=dict(bpr, align_weight=0))
+    config = pipeline.make_config(BACKBONES["SASRec"], "tiny", variant, dict(base_config, align_weight=0))
+    assert config["train_neg_sample_args"]["sample_num"] == 1
     train = pipeline.load_data(config)[1]
     model = BACKBONES["SASRec"](config, train.dataset)
     trainer = RATTrainer(config, model)
