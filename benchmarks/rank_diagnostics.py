@@ -27,7 +27,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import cross_val_score
 
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.pipeline import load_data
+from recbole_llmemb.pipeline import item_rows, load_data
 from recbole_llmemb.popularity import PopularityGroups, training_item_popularity
 from recbole_llmemb.utils import get_model
 
@@ -82,8 +82,7 @@ def main(paths: list[str]) -> None:
         if table is None and hasattr(model.item_embedding, "table"):
             table = F.normalize(model.item_embedding.table.detach().float(), dim=1)
         ranks, tops, targets = rank_targets(model, test_data, n_items)  # same users, same order each time
-        weight = model.item_embedding.weight[:n_items].detach().float().numpy()
-        ranked.append((config["model"], ranks, tops, popularity_in_table(weight, popularity)))
+        ranked.append((config["model"], ranks, tops, popularity_in_table(item_rows(model), popularity)))
     tail = groups.target_masks(targets)["tail"].numpy()
     neighbours = (table[targets] @ table.T).topk(NEIGHBOURS + 1, dim=1).indices[:, 1:].numpy()
     print(f"{first['dataset']}: {len(targets)} test users, {int(tail.sum())} tail ({groups.tail_rule})")

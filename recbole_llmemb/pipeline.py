@@ -80,7 +80,7 @@ def load_data(config):
     return dataset, train_data, valid_data, test_data
 
 
-def _item_rows(model) -> np.ndarray:
+def item_rows(model) -> np.ndarray:
     """The model's scoring table ``[n_items, d]`` (BERT4Rec's mask row dropped)."""
     model.eval()
     return model.item_embedding.weight[: model.n_items].detach().cpu().float().numpy()
@@ -140,7 +140,7 @@ def train_and_test(
         protocol(config),
         saved_model_file,
         time.time() - start,
-        item_embeddings=_item_rows(model),
+        item_embeddings=item_rows(model),
         popularity=groups.popularity,
         group_names=groups.group_names(),
         tail_rule=groups.tail_rule,
