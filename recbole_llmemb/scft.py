@@ -60,7 +60,7 @@ class SCFTSettings:
     epochs: int = 1
     max_steps: int = 0  # > 0: stop after this many optimiser steps (wins over epochs)
     gradient_checkpointing: bool = False
-    seed: int = 2020
+    seed: int = 2020  # from scft_seed (RecBole's seed when unset)
     checkpoint_every: int = 20  # runtime only: not in the key
     eval_items: int = 512  # runtime only: items in the view-retrieval check
 
@@ -68,11 +68,12 @@ class SCFTSettings:
 
     @classmethod
     def from_config(cls, config) -> SCFTSettings:
-        """Read ``scft_<name>`` for every field (``seed`` from RecBole's ``seed``); validated."""
+        """Read ``scft_<name>`` for every field (``scft_seed`` falls back to RecBole's ``seed``); validated."""
         values = {}
         for f in dataclasses.fields(cls):
-            key = "seed" if f.name == "seed" else f"scft_{f.name}"
-            value = config_get(config, key)
+            value = config_get(config, f"scft_{f.name}")
+            if value is None and f.name == "seed":
+                value = config_get(config, "seed")
             if value is not None:
                 values[f.name] = value
         settings = cls(**values)

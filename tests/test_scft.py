@@ -161,6 +161,8 @@ def test_run_scft_is_cached_by_settings_and_changes_the_exported_table(base_conf
     mtime = os.path.getmtime(os.path.join(first.adapter_dir, "adapter_model.safetensors"))
     again = run_scft(scft_config(base_config, scft_checkpoint_every=5), TOKENS, show_progress=False)
     assert again.key == first.key  # a runtime-only setting does not retrain
+    reseeded = run_scft(scft_config(base_config, seed=7, scft_seed=1), TOKENS, show_progress=False)
+    assert reseeded.key == first.key  # a new recommender seed reuses the LLM table's SCFT run
     assert os.path.getmtime(os.path.join(first.adapter_dir, "adapter_model.safetensors")) == mtime
     other = run_scft(scft_config(base_config, scft_temperature=0.2, scft_eval_items=0), TOKENS, False)
     assert other.key != first.key and other.report["view_retrieval_after"] == {}
@@ -170,6 +172,13 @@ def test_run_scft_is_cached_by_settings_and_changes_the_exported_table(base_conf
     assert tuned_key != untuned_key
     assert tuned.vectors.shape == untuned.vectors.shape == (30, 32)
     assert not np.allclose(tuned.vectors, untuned.vectors, atol=1e-4)
+
+
+def test_scft_seed_is_apart_from_the_recommender_seed():
+    assert SCFTSettings.from_config({"seed": 2021}).seed == 2021  # unset: RecBole's seed
+    fixed = [SCFTSettings.from_config({"seed": s, "scft_seed": 2020}) for s in (2020, 2021)]
+    assert fixed[0].seed == fixed[1].seed == 2020 and fixed[0].key() == fixed[1].key()
+    assert SCFTSettings.from_config({"seed": 2020, "scft_seed": 5}).key() != fixed[0].key()
 
 
 def test_bad_settings_name_the_option(base_config):
