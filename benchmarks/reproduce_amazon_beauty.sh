@@ -4,7 +4,8 @@
 #
 #   benchmarks/reproduce_amazon_beauty.sh main|backbones|ablations|baselines|summary|all
 #
-#   main       SASRec plain vs LLMEmb, one run per seed in $SEEDS
+#   main       SASRec plain vs LLMEmb, one run per seed in $SEEDS (all seeds share one SCFT run and
+#              LLM table: scft_seed is fixed; the seed varies the recommender and the sampled negatives)
 #   backbones  GRU4Rec and BERT4Rec plain vs LLMEmb (first seed)
 #   ablations  w/o SCFT, w/o adapter, w/o freeze, w/o align (SASRec, first seed)
 #   baselines  LLM2X and SAID-style (properties/variants/, SASRec, first seed)
