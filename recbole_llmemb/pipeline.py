@@ -154,6 +154,9 @@ def config_key(config, skip_prefixes: tuple[str, ...] = ()) -> str:
         for k, v in config.final_config_dict.items()
         if k not in _NOT_IN_TRAINING_KEY and not k.startswith(_REPORTING_PREFIXES + skip_prefixes)
     }
+    # scft_seed equal to seed is what SCFT did before the option existed: keep those keys (and caches).
+    if items.get("scft_seed") == items.get("seed"):
+        items.pop("scft_seed", None)
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

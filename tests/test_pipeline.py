@@ -148,6 +148,20 @@ def test_scft_and_llmemb_only_settings_leave_the_plain_backbone_key_alone(base_c
         assert pipeline.pretrain_key(config) == plain, change
 
 
+def test_scft_seed_enters_the_llmemb_key_only_when_it_differs_from_seed(base_config):
+    from recbole_llmemb import BACKBONES
+
+    def config(**overrides):
+        return pipeline.make_config(BACKBONES["SASRec"], "tiny", config_dict={**base_config, **overrides})
+
+    same = config(seed=2020, scft_seed=2020)
+    key = pipeline.config_key(same)
+    del same.final_config_dict["scft_seed"]
+    assert pipeline.config_key(same) == key  # the key from before the option existed: caches stay valid
+    assert key != pipeline.config_key(config(seed=2020, scft_seed=7))
+    assert pipeline.config_key(config(seed=7, scft_seed=7)) != pipeline.config_key(config(seed=7, scft_seed=2020))
+
+
 def _variant(name: str) -> str:
     return os.path.join(os.path.dirname(pipeline.__file__), "..", "properties", "variants", name)
 
