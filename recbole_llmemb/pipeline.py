@@ -18,6 +18,7 @@ import numpy as np
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
+from .atomic import atomic_write
 from .config import LLMEmbConfig
 from .data import require_atomic_files
 from .item_table import build_reduced_table, cache_dir
@@ -53,11 +54,12 @@ class RunResult:
     test_results: dict[str, dict]  # protocol ('full', 'uni100') -> metrics
     protocol: str  # the validation protocol, whose results are ``test_result``
     checkpoint: str
-    seconds: float
+    seconds: float | None  # training and testing; for a cached model those of the run that trained it
     item_embeddings: np.ndarray | None = field(default=None, repr=False)
     popularity: np.ndarray | None = field(default=None, repr=False)
     group_names: list[str] = field(default_factory=list)
     tail_rule: str = ""
+    cached: bool = False  # loaded from its checkpoint and only re-tested
 
     @property
     def test_result(self) -> dict:
@@ -166,12 +168,21 @@ def pretrain_key(config) -> str:
 
 
 def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_kwargs) -> RunResult:
-    """Train once per ``checkpoint`` (a name holding the config key), then only re-test."""
+    """Train once per ``checkpoint`` (a name holding the config key), then only re-test.
+
+    The training run's seconds go to ``<checkpoint>.json`` so that a re-test reports them, not
+    its own loading time (None for checkpoints saved before that record existed)."""
+    record = f"{checkpoint}.json"
     if os.path.isfile(checkpoint):
         logger.info("%s: reusing %s", config["model"], checkpoint)
-        return train_and_test(config, model_class, data, checkpoint, train=False, **trainer_kwargs)
+        result = train_and_test(config, model_class, data, checkpoint, train=False, **trainer_kwargs)
+        result.seconds = json.load(open(record))["seconds"] if os.path.isfile(record) else None
+        result.cached = True
+        return result
     partial = checkpoint.replace(".pth", ".partial.pth")
     result = train_and_test(config, model_class, data, partial, **trainer_kwargs)
+    with atomic_write(record) as handle:
+        json.dump({"seconds": round(result.seconds, 1)}, handle)
     os.replace(partial, checkpoint)
     result.checkpoint = checkpoint
     return result
@@ -181,6 +192,10 @@ def pretrain_backbone(config, data) -> RunResult:
     """A plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
     checkpoint = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
     return cached_train_and_test(config, config.model_class, data, checkpoint)
+
+
+def _seconds(result: RunResult) -> float | None:
+    return None if result.seconds is None else round(result.seconds, 1)
 
 
 def run_llmemb(
@@ -212,7 +227,7 @@ def run_llmemb(
         )
     init_logger(plain_config)
     started = time.time()
-    timings: dict[str, float] = {}
+    timings: dict[str, float | None] = {}
 
     data = load_data(plain_config)
     t = time.time()
@@ -224,14 +239,14 @@ def run_llmemb(
         return {"timings": timings}
 
     plain = pretrain_backbone(plain_config, data)
-    timings["plain_s"] = round(plain.seconds, 1)
+    timings["plain_s"] = _seconds(plain)
     others = []
     for name in baselines:
         if name == backbone:
             continue
         config = make_config(get_model(name), dataset, config_file_list, config_dict)
         others.append(pretrain_backbone(config, load_data(config)))
-        timings[f"{name}_s"] = round(others[-1].seconds, 1)
+        timings[f"{name}_s"] = _seconds(others[-1])
     if stage == "pretrain":
         return {"plain": plain, "baselines": others, "timings": timings}
 
@@ -239,7 +254,7 @@ def run_llmemb(
     key = f"{config_key(llm_config)}-{llm_fingerprint(llm_config['llm_path'])[:8]}"
     saved = os.path.join(cache_dir(llm_config), f"{llm_config['model']}-{key}.pth")
     llmemb = cached_train_and_test(llm_config, llmemb_class, load_data(llm_config), saved)
-    timings["llmemb_s"] = round(llmemb.seconds, 1)
+    timings["llmemb_s"] = _seconds(llmemb)
     timings["total_s"] = round(time.time() - started, 1)
 
     meta = {

@@ -46,6 +46,10 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     again = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1))
     assert trained == [(backbone, False), (f"LLMEmb{backbone}", False)]  # both from their caches
     assert again["plain"].test_result == plain.test_result
+    # A re-test reports the seconds of the run that trained the model, not its own.
+    assert again["plain"].cached and not plain.cached
+    assert again["plain"].seconds == round(plain.seconds, 1) > 0
+    assert again["timings"]["llmemb_s"] == outcome["timings"]["llmemb_s"]
     assert again["llmemb"].test_results == outcome["llmemb"].test_results
     # An LLMEmb-only setting retrains LLMEmb, never the plain backbone.
     trained.clear()
