@@ -176,7 +176,10 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
     if os.path.isfile(checkpoint):
         logger.info("%s: reusing %s", config["model"], checkpoint)
         result = train_and_test(config, model_class, data, checkpoint, train=False, **trainer_kwargs)
-        result.seconds = json.load(open(record))["seconds"] if os.path.isfile(record) else None
+        result.seconds = None
+        if os.path.isfile(record):
+            with open(record, encoding="utf-8") as handle:
+                result.seconds = json.load(handle)["seconds"]
         result.cached = True
         return result
     partial = checkpoint.replace(".pth", ".partial.pth")
