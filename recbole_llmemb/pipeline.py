@@ -185,7 +185,7 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
     partial = checkpoint.replace(".pth", ".partial.pth")
     result = train_and_test(config, model_class, data, partial, **trainer_kwargs)
     with atomic_write(record) as handle:
-        json.dump({"seconds": round(result.seconds, 1)}, handle)
+        json.dump({"seconds": round(result.seconds, 3)}, handle)
     os.replace(partial, checkpoint)
     result.checkpoint = checkpoint
     return result
