@@ -45,6 +45,9 @@ _LLMEMB_ONLY_PREFIXES = (
     "item_id_residual",
 )  # fmt: skip
 
+# Later options and the value that reproduces the behaviour from before they existed (see config_key).
+_NEUTRAL_WHEN_ADDED = {"adapter_experts": 0}
+
 
 @dataclass
 class RunResult:
@@ -156,9 +159,12 @@ def config_key(config, skip_prefixes: tuple[str, ...] = ()) -> str:
         for k, v in config.final_config_dict.items()
         if k not in _NOT_IN_TRAINING_KEY and not k.startswith(_REPORTING_PREFIXES + skip_prefixes)
     }
-    # scft_seed equal to seed is what SCFT did before the option existed: keep those keys (and caches).
-    if items.get("scft_seed") == items.get("seed"):
-        items.pop("scft_seed", None)
+    # Options added after models were cached: at the value that does what the code did before them
+    # they stay out of the key, so those models keep their caches (hours of CPU on amazon-beauty).
+    neutral = dict(_NEUTRAL_WHEN_ADDED, scft_seed=items.get("seed"))
+    for option, value in neutral.items():
+        if option in items and items[option] == value:
+            del items[option]
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

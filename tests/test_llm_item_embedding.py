@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from recbole_llmemb.adapter import Adapter
+from recbole_llmemb.adapter import Adapter, MixtureOfAdapters, adapter_from_config
 from recbole_llmemb.llm_item_embedding import LLMItemEmbedding
 
 
@@ -88,6 +88,30 @@ def test_adapter_layernorm_option_and_bad_norm():
     assert [type(m).__name__ for m in adapter] == ["Linear", "LayerNorm", "GELU", "Linear"]
     with pytest.raises(ValueError, match="adapter_norm"):
         Adapter(8, 4, [6], norm="batch")
+
+
+def test_mixture_of_adapters_starts_as_the_experts_mean_and_gates_per_item():
+    torch.manual_seed(0)
+    mixture = adapter_from_config({"adapter_experts": 3, "adapter_hidden_dims": []}, 8, 4)
+    assert isinstance(mixture, MixtureOfAdapters) and len(mixture.experts) == 3
+    x = torch.randn(5, 8)
+    mean = torch.stack([expert(x) for expert in mixture.experts]).mean(0)
+    assert torch.allclose(mixture(x), mean, atol=1e-6)  # zero gate: uniform weights
+    nn.init.normal_(mixture.gate.weight)
+    weights = mixture.gate_weights(x)
+    assert torch.allclose(weights.sum(-1), torch.ones(5))
+    assert not torch.allclose(weights[0], weights[1])  # each item its own blend
+    expected = sum(weights[:, [i]] * expert(x) for i, expert in enumerate(mixture.experts))
+    assert torch.allclose(mixture(x), expected, atol=1e-6)
+
+
+def test_adapter_experts_option():
+    assert isinstance(adapter_from_config({"adapter_experts": 0, "adapter_hidden_dims": [6]}, 8, 4), Adapter)
+    assert isinstance(adapter_from_config({}, 8, 4), Adapter)
+    with pytest.raises(ValueError, match="adapter_experts"):
+        adapter_from_config({"adapter_experts": -2}, 8, 4)
+    with pytest.raises(ValueError, match="adapter_experts"):
+        MixtureOfAdapters([Adapter(8, 4)], 8)
 
 
 def test_table_conditioning_centres_or_standardises_item_rows_only():

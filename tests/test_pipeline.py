@@ -163,7 +163,24 @@ def test_scft_seed_enters_the_llmemb_key_only_when_it_differs_from_seed(base_con
     del same.final_config_dict["scft_seed"]
     assert pipeline.config_key(same) == key  # the key from before the option existed: caches stay valid
     assert key != pipeline.config_key(config(seed=2020, scft_seed=7))
-    assert pipeline.config_key(config(seed=7, scft_seed=7)) != pipeline.config_key(config(seed=7, scft_seed=2020))
+    assert pipeline.config_key(config(seed=7, scft_seed=7)) != pipeline.config_key(
+        config(seed=7, scft_seed=2020)
+    )
+
+
+def test_later_options_at_their_neutral_value_keep_earlier_keys(base_config):
+    from recbole_llmemb import BACKBONES
+
+    config = pipeline.make_config(
+        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "adapter_experts": 0}
+    )
+    key = pipeline.config_key(config)
+    del config.final_config_dict["adapter_experts"]
+    assert pipeline.config_key(config) == key  # a model cached before the option keeps its key
+    mixture = pipeline.make_config(
+        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "adapter_experts": 4}
+    )
+    assert pipeline.config_key(mixture) != key
 
 
 def _variant(name: str) -> str:

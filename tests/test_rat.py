@@ -92,3 +92,17 @@ def test_adapter_learning_rate_gets_its_own_optimizer_group(base_config):
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
     config, _, model, _ = setup(base_config, align_weight=0.0)
     assert len(RATTrainer(config, model).optimizer.param_groups) == 1
+
+
+def test_mixture_adapter_trains_its_gate_and_experts(base_config):
+    config, (_, train, _, _), model, _ = setup(
+        base_config, align_weight=0.0, adapter_experts=2, learning_rate=0.01
+    )
+    mixture = model.item_embedding.adapter
+    assert len(mixture.experts) == 2
+    before = {name: p.detach().clone() for name, p in mixture.named_parameters()}
+    trainer = RATTrainer(config, model)
+    losses = [trainer._train_epoch(train, epoch)[0] for epoch in range(6)]
+    assert losses[-1] < losses[0]
+    assert not torch.equal(mixture.gate.weight, before["gate.weight"])  # items leave the uniform blend
+    assert all(not torch.equal(p, before[name]) for name, p in mixture.named_parameters() if "weight" in name)

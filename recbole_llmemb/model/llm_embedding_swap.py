@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..adapter import Adapter
+from ..adapter import adapter_from_config
 from ..config import config_get
 from ..item_table import build_reduced_table, condition_table
 from ..llm_item_embedding import LLMItemEmbedding
@@ -29,7 +29,7 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         show_progress=bool(config_get(config, "show_progress", True)),
     ).to_internal_ids(id2token)
     table = condition_table(table, config_get(config, "llm_table_norm", "none"))
-    adapter = Adapter.from_config(config, table.shape[1], out_dim) if use_adapter else None
+    adapter = adapter_from_config(config, table.shape[1], out_dim) if use_adapter else None
     return LLMItemEmbedding(
         table,
         adapter,
