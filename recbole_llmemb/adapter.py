@@ -63,8 +63,8 @@ class MixtureOfAdapters(nn.Module):
 
     UniSRec's MoE adaptor idea (with Linear experts when ``adapter_hidden_dims`` is ``[]``): each
     item picks its own blend of maps, which one shared adapter cannot give it. The gate starts at
-    zero, so training starts from the plain average of the experts. No gate noise: the table is
-    fixed, so the gate is a deterministic function of the item.
+    zero, so training starts from the plain average of the experts. Unlike UniSRec, no noise is
+    added to the gate logits.
     """
 
     def __init__(self, experts: Sequence[nn.Module], in_dim: int):
