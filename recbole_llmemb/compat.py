@@ -5,13 +5,16 @@
 - ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
   whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
 - torch >= 2.6 loads with ``weights_only=True`` and cannot read RecBole checkpoints (they pickle
-  the Config): :class:`CheckpointCompatTrainer` loads checkpoints that our trainers wrote.
+  the Config): :class:`CheckpointCompatMixin` loads checkpoints that our trainers wrote, and
+  writes them atomically (RecBole writes in place, so a killed run could leave a truncated one).
 - ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
   never imports it (a test checks).
 - pandas 3 breaks RecBole's ``token_seq`` loading: pinned ``pandas<3`` in setup.cfg.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
@@ -48,7 +51,8 @@ def load_recbole_checkpoint(path: str, device: torch.device | str = "cpu") -> di
 
 
 class CheckpointCompatMixin:
-    """Trainer mixin: RecBole's checkpoint loading with ``weights_only=False`` (torch >= 2.6)."""
+    """Trainer mixin: RecBole's checkpoint loading with ``weights_only=False`` (torch >= 2.6), and
+    checkpoint saving by temp file + rename."""
 
     def resume_checkpoint(self, resume_file):
         original = torch.load
@@ -63,6 +67,15 @@ class CheckpointCompatMixin:
             return super().resume_checkpoint(resume_file)
         finally:
             torch.load = original
+
+    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
+        # RecBole writes in place: a run killed mid-save would leave a truncated file to resume from.
+        target = kwargs.pop("saved_model_file", self.saved_model_file)
+        temporary = f"{target}.tmp"
+        super()._save_checkpoint(epoch, verbose=False, saved_model_file=temporary)
+        os.replace(temporary, target)
+        if verbose:
+            self.logger.info(f"Saving current: {target}")
 
     @torch.no_grad()
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):

@@ -63,6 +63,8 @@ class RunResult:
     group_names: list[str] = field(default_factory=list)
     tail_rule: str = ""
     cached: bool = False  # loaded from its checkpoint and only re-tested
+    # Set when trained on from an interrupted run's checkpoint; ``seconds`` then count this part only.
+    resumed_at_epoch: int | None = None
 
     @property
     def test_result(self) -> dict:
@@ -109,10 +111,19 @@ def report_protocols(config) -> list[int]:
 
 
 def train_and_test(
-    config, model_class, data, saved_model_file: str, train: bool = True, **trainer_kwargs
+    config,
+    model_class,
+    data,
+    saved_model_file: str,
+    train: bool = True,
+    resume: bool = False,
+    **trainer_kwargs,
 ) -> RunResult:
     """Train with early stopping on valid (or, with ``train=False``, load ``saved_model_file``),
-    then test the best checkpoint under every protocol with the long-tail evaluator."""
+    then test the best checkpoint under every protocol with the long-tail evaluator.
+
+    ``resume``: continue training from ``saved_model_file`` (an interrupted run's best epoch, with
+    its optimizer state) instead of from scratch."""
     dataset, train_data, valid_data, test_data = data
     start = time.time()
     init_seed(config["seed"], config["reproducibility"])
@@ -124,6 +135,14 @@ def train_and_test(
     if train:
         logger.info(model)
         os.makedirs(os.path.dirname(os.path.abspath(saved_model_file)), exist_ok=True)
+        if resume:
+            trainer.resume_checkpoint(saved_model_file)
+            logger.warning(
+                "%s: resuming an interrupted run from %s at epoch %d (its best epoch + 1)",
+                config["model"],
+                saved_model_file,
+                trainer.start_epoch,
+            )
         trainer.fit(train_data, valid_data, saved=True, show_progress=config["show_progress"])
     results = {}
     for i, negatives in enumerate(report_protocols(config)):
@@ -145,6 +164,7 @@ def train_and_test(
         protocol(config),
         saved_model_file,
         time.time() - start,
+        resumed_at_epoch=trainer.start_epoch if train and resume else None,
         item_embeddings=item_rows(model),
         popularity=groups.popularity,
         group_names=groups.group_names(),
@@ -177,7 +197,8 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
     """Train once per ``checkpoint`` (a name holding the config key), then only re-test.
 
     The training run's seconds go to ``<checkpoint>.json`` so that a re-test reports them, not
-    its own loading time (None for checkpoints saved before that record existed)."""
+    its own loading time (None for checkpoints saved before that record existed). A run that was
+    killed leaves ``<checkpoint>.partial.pth`` (its best epoch so far): the next run resumes it."""
     record = f"{checkpoint}.json"
     if os.path.isfile(checkpoint):
         logger.info("%s: reusing %s", config["model"], checkpoint)
@@ -185,13 +206,19 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
         result.seconds = None
         if os.path.isfile(record):
             with open(record, encoding="utf-8") as handle:
-                result.seconds = json.load(handle)["seconds"]
+                facts = json.load(handle)
+            result.seconds = facts["seconds"]
+            result.resumed_at_epoch = facts.get("resumed_at_epoch")
         result.cached = True
         return result
     partial = checkpoint.replace(".pth", ".partial.pth")
-    result = train_and_test(config, model_class, data, partial, **trainer_kwargs)
+    resume = os.path.isfile(partial)
+    result = train_and_test(config, model_class, data, partial, resume=resume, **trainer_kwargs)
     with atomic_write(record) as handle:
-        json.dump({"seconds": round(result.seconds, 3)}, handle)
+        facts = {"seconds": round(result.seconds, 3)}
+        if result.resumed_at_epoch is not None:
+            facts["resumed_at_epoch"] = result.resumed_at_epoch
+        json.dump(facts, handle)
     os.replace(partial, checkpoint)
     result.checkpoint = checkpoint
     return result

@@ -241,3 +241,64 @@ def test_one_negative_variant_is_the_papers_regime_and_gets_its_own_plain_cache(
     trainer = RATTrainer(config, model)
     losses = [trainer._train_epoch(train, epoch)[0] for epoch in range(4)]
     assert model.loss_type == "BPR" and losses[-1] < losses[0]
+
+
+def test_killed_run_resumes_from_its_partial_checkpoint(base_config, monkeypatch):
+    from recbole_llmemb.compat import load_recbole_checkpoint
+
+    config = dict(base_config, epochs=4, stopping_step=10)
+    plain = pipeline.run_llmemb("SASRec", "tiny", config_dict=config, stage="pretrain")["plain"]
+    train_epoch = RATTrainer._train_epoch
+    epochs, first_weights = [], []
+
+    def interrupted(self, train_data, epoch_idx, *args, **kwargs):
+        if epoch_idx == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, train_data, epoch_idx, *args, **kwargs)
+
+    monkeypatch.setattr(RATTrainer, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_llmemb("SASRec", "tiny", config_dict=config)
+    folder = os.path.dirname(plain.checkpoint)
+    (partial,) = [os.path.join(folder, f) for f in os.listdir(folder) if f.startswith("LLMEmbSASRec")]
+    assert partial.endswith(".partial.pth") and not os.path.exists(partial + ".tmp")
+    saved = load_recbole_checkpoint(partial)
+    assert saved["epoch"] in (0, 1)
+
+    def spy(self, train_data, epoch_idx, *args, **kwargs):
+        if not epochs:
+            first_weights.append({k: v.clone() for k, v in self.model.state_dict().items()})
+        epochs.append(epoch_idx)
+        return train_epoch(self, train_data, epoch_idx, *args, **kwargs)
+
+    monkeypatch.setattr(RATTrainer, "_train_epoch", spy)
+    outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=config)
+    assert epochs == list(range(saved["epoch"] + 1, 4))  # only the epochs the killed run had not done
+    for name, value in saved["state_dict"].items():
+        assert torch.equal(first_weights[0][name], value), name
+    llmemb = outcome["llmemb"]
+    assert llmemb.resumed_at_epoch == saved["epoch"] + 1
+    assert os.path.isfile(llmemb.checkpoint) and not os.path.exists(partial)
+    assert json.load(open(f"{llmemb.checkpoint}.json"))["resumed_at_epoch"] == saved["epoch"] + 1
+
+
+def test_checkpoint_save_killed_midway_keeps_the_previous_file(base_config, monkeypatch):
+    plain = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="pretrain")["plain"]
+    before = open(plain.checkpoint, "rb").read()
+    from recbole_llmemb.pipeline import load_data, make_config
+    from recbole_llmemb.trainer import CompatTrainer
+    from recbole_llmemb.utils import get_model
+
+    config = make_config(get_model("SASRec"), "tiny", config_dict=base_config)
+    _, train_data, _, _ = load_data(config)
+    trainer = CompatTrainer(config, get_model("SASRec")(config, train_data.dataset))
+    trainer.saved_model_file = plain.checkpoint
+
+    def killed_save(state, path, *args, **kwargs):
+        open(path, "wb").write(b"truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed_save)
+    with pytest.raises(KeyboardInterrupt):
+        trainer._save_checkpoint(0)
+    assert open(plain.checkpoint, "rb").read() == before
