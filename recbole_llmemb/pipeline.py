@@ -214,8 +214,10 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
     partial = checkpoint.replace(".pth", ".partial.pth")
     resume = os.path.isfile(partial)
     result = train_and_test(config, model_class, data, partial, resume=resume, **trainer_kwargs)
+    # Rounded here as in the record, so a re-test's report shows the same seconds as this run's.
+    result.seconds = round(result.seconds, 3)
     with atomic_write(record) as handle:
-        facts = {"seconds": round(result.seconds, 3)}
+        facts = {"seconds": result.seconds}
         if result.resumed_at_epoch is not None:
             facts["resumed_at_epoch"] = result.resumed_at_epoch
         json.dump(facts, handle)

@@ -48,7 +48,7 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     assert again["plain"].test_result == plain.test_result
     # A re-test reports the seconds of the run that trained the model, not its own.
     assert again["plain"].cached and not plain.cached
-    assert plain.seconds > 0 and again["plain"].seconds == round(plain.seconds, 3)
+    assert plain.seconds > 0 and again["plain"].seconds == plain.seconds
     assert again["timings"]["llmemb_s"] == outcome["timings"]["llmemb_s"]
     assert again["llmemb"].test_results == outcome["llmemb"].test_results
     # An LLMEmb-only setting retrains LLMEmb, never the plain backbone.
@@ -302,3 +302,19 @@ def test_checkpoint_save_killed_midway_keeps_the_previous_file(base_config, monk
     with pytest.raises(KeyboardInterrupt):
         trainer._save_checkpoint(0)
     assert open(plain.checkpoint, "rb").read() == before
+
+
+def test_retest_reports_the_seconds_of_the_training_run_exactly(base_config, monkeypatch):
+    # Each reading 1.34962 s later: 1.34962 rounds to 1.3, but its record (1.350) to 1.4.
+    class Clock:
+        now = 0.0
+
+        def time(self):
+            self.now += 1.34962
+            return self.now
+
+    monkeypatch.setattr(pipeline, "time", Clock())
+    first = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="pretrain")
+    again = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="pretrain")
+    assert again["plain"].cached
+    assert first["timings"]["plain_s"] == again["timings"]["plain_s"] == 1.4
