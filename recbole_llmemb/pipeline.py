@@ -308,6 +308,9 @@ def run_llmemb(
         "device": str(llm_config["device"]),
         **timings,
     }
+    for name, result in (("plain", plain), ("llmemb", llmemb)):
+        if result.resumed_at_epoch is not None:  # its seconds above count only the resumed part
+            meta[f"{name}_resumed_at_epoch"] = result.resumed_at_epoch
     stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}")
     paths = write_comparison(stem, [plain, *others, llmemb], meta)
     logger.info("Results written to %s", ", ".join(paths))

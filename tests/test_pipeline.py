@@ -280,6 +280,10 @@ def test_killed_run_resumes_from_its_partial_checkpoint(base_config, monkeypatch
     assert llmemb.resumed_at_epoch == saved["epoch"] + 1
     assert os.path.isfile(llmemb.checkpoint) and not os.path.exists(partial)
     assert json.load(open(f"{llmemb.checkpoint}.json"))["resumed_at_epoch"] == saved["epoch"] + 1
+    report = open(outcome["results"][0]).read()
+    assert (
+        f"llmemb_resumed_at_epoch: {saved['epoch'] + 1}" in report and "plain_resumed_at_epoch" not in report
+    )
 
 
 def test_checkpoint_save_killed_midway_keeps_the_previous_file(base_config, monkeypatch):
