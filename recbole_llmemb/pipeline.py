@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 
@@ -136,7 +137,13 @@ def train_and_test(
         logger.info(model)
         os.makedirs(os.path.dirname(os.path.abspath(saved_model_file)), exist_ok=True)
         if resume:
-            trainer.resume_checkpoint(saved_model_file)
+            try:
+                trainer.resume_checkpoint(saved_model_file)
+            except (RuntimeError, EOFError, KeyError, pickle.UnpicklingError) as error:
+                raise ValueError(
+                    f"{saved_model_file}: cannot resume this interrupted run from it "
+                    f"({type(error).__name__}); delete the file to train from scratch"
+                ) from error
             logger.warning(
                 "%s: resuming an interrupted run from %s at epoch %d (its best epoch + 1)",
                 config["model"],

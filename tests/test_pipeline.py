@@ -322,3 +322,15 @@ def test_retest_reports_the_seconds_of_the_training_run_exactly(base_config, mon
     again = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="pretrain")
     assert again["plain"].cached
     assert first["timings"]["plain_s"] == again["timings"]["plain_s"] == 1.4
+
+
+def test_unreadable_partial_checkpoint_is_a_clear_error(base_config):
+    plain = pipeline.run_llmemb("SASRec", "tiny", config_dict=base_config, stage="pretrain")["plain"]
+    other = dict(base_config, learning_rate=0.002)  # another plain key: its own partial path
+    config = pipeline.make_config(pipeline.get_model("SASRec"), "tiny", config_dict=other)
+    name = f"pretrained-SASRec-{pipeline.pretrain_key(config)}.partial.pth"
+    path = os.path.join(os.path.dirname(plain.checkpoint), name)
+    open(path, "wb").write(b"truncated")
+    with pytest.raises(ValueError, match="delete the file to train from scratch") as error:
+        pipeline.run_llmemb("SASRec", "tiny", config_dict=other, stage="pretrain")
+    assert path in str(error.value)
