@@ -12,11 +12,13 @@
 #   summary    the tables, printed as markdown (mean +- std over the seeds for main)
 #
 # Settings: EPOCHS (default 8, what a 2-core CPU affords; the authors train up to 200 epochs with
-# patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
+# patience 20; at 20, LLMEmb-SASRec went from -14% to level with plain on full NDCG@10, see
+# RESULTS.md "Training length"), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
 # files for every run, e.g. CONFIG=properties/variants/one-negative.yaml for the authors'
 # one-negative training), EXTRA (more --key=value settings for every run).
 # Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
-# 30-55 minutes on one CPU thread; a GPU runs them in minutes.
+# 40-110 minutes on one CPU thread at 8 epochs; a killed run resumes when re-run; a GPU runs
+# them in minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
