@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
+
+from .atomic import atomic_write
 
 _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
 
@@ -71,9 +71,8 @@ class CheckpointCompatMixin:
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         # RecBole writes in place: a run killed mid-save would leave a truncated file to resume from.
         target = kwargs.pop("saved_model_file", self.saved_model_file)
-        temporary = f"{target}.tmp"
-        super()._save_checkpoint(epoch, verbose=False, saved_model_file=temporary)
-        os.replace(temporary, target)
+        with atomic_write(target, "wb") as handle:  # torch.save takes the open file as well as a path
+            super()._save_checkpoint(epoch, verbose=False, saved_model_file=handle)
         if verbose:
             self.logger.info(f"Saving current: {target}")
 
