@@ -239,8 +239,11 @@ def pretrain_backbone(config, data) -> RunResult:
     return cached_train_and_test(config, config.model_class, data, checkpoint)
 
 
-def _seconds(result: RunResult) -> float | None:
-    return None if result.seconds is None else round(result.seconds, 1)
+def _record_time(timings: dict, name: str, result: RunResult) -> None:
+    """``<name>_s``, and ``<name>_resumed_at_epoch`` when the seconds count only a resumed part."""
+    timings[f"{name}_s"] = None if result.seconds is None else round(result.seconds, 1)
+    if result.resumed_at_epoch is not None:
+        timings[f"{name}_resumed_at_epoch"] = result.resumed_at_epoch
 
 
 def run_llmemb(
@@ -284,14 +287,14 @@ def run_llmemb(
         return {"timings": timings}
 
     plain = pretrain_backbone(plain_config, data)
-    timings["plain_s"] = _seconds(plain)
+    _record_time(timings, "plain", plain)
     others = []
     for name in baselines:
         if name == backbone:
             continue
         config = make_config(get_model(name), dataset, config_file_list, config_dict)
         others.append(pretrain_backbone(config, load_data(config)))
-        timings[f"{name}_s"] = _seconds(others[-1])
+        _record_time(timings, name, others[-1])
     if stage == "pretrain":
         return {"plain": plain, "baselines": others, "timings": timings}
 
@@ -299,7 +302,7 @@ def run_llmemb(
     key = f"{config_key(llm_config)}-{llm_fingerprint(llm_config['llm_path'])[:8]}"
     saved = os.path.join(cache_dir(llm_config), f"{llm_config['model']}-{key}.pth")
     llmemb = cached_train_and_test(llm_config, llmemb_class, load_data(llm_config), saved)
-    timings["llmemb_s"] = _seconds(llmemb)
+    _record_time(timings, "llmemb", llmemb)
     timings["total_s"] = round(time.time() - started, 1)
 
     meta = {
@@ -315,9 +318,6 @@ def run_llmemb(
         "device": str(llm_config["device"]),
         **timings,
     }
-    for name, result in (("plain", plain), ("llmemb", llmemb)):
-        if result.resumed_at_epoch is not None:  # its seconds above count only the resumed part
-            meta[f"{name}_resumed_at_epoch"] = result.resumed_at_epoch
     stem = os.path.join(llm_config["results_dir"], f"{dataset}-{backbone}")
     paths = write_comparison(stem, [plain, *others, llmemb], meta)
     logger.info("Results written to %s", ", ".join(paths))
