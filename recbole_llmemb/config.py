@@ -41,6 +41,15 @@ class LLMEmbConfig(Config):
                 if os.path.dirname(file).endswith("dataset"):
                     self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
 
+    def _get_final_config_dict(self):
+        final = super()._get_final_config_dict()
+        # "--align_weight=1" parses to int 1 where the default is a float: without this, 1 and 1.0
+        # would be two settings with two cache keys, and a cached model would be trained again.
+        for key, default in self.internal_config_dict.items():
+            if key in final:
+                final[key] = like_default(final[key], default)
+        return final
+
     def _set_eval_neg_sample_args(self, phase):
         # RecBole's uniN redraws negatives at every evaluation; run full-sort data loading and
         # rank against fixed negatives instead (recbole_llmemb.sampled_negatives).
@@ -49,6 +58,17 @@ class LLMEmbConfig(Config):
             self.final_config_dict["eval_negatives"] = int(mode[phase][3:])
             mode[phase] = "full"
         super()._set_eval_neg_sample_args(phase)
+
+
+def like_default(value, default):
+    """``value`` as int or float when its default is that type and the number is the same."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def config_get(config, key: str, default=None):

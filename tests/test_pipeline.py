@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 
 import pytest
 import torch
@@ -336,3 +337,18 @@ def test_unreadable_partial_checkpoint_is_a_clear_error(base_config):
     with pytest.raises(ValueError, match="delete the file to train from scratch") as error:
         pipeline.run_llmemb("SASRec", "tiny", config_dict=other, stage="pretrain")
     assert path in str(error.value)
+
+
+def test_a_number_written_as_int_or_float_is_one_setting_and_one_cache_key(base_config, monkeypatch):
+    from recbole_llmemb import BACKBONES
+
+    def key(argv: list[str]) -> tuple[str, object, object]:
+        monkeypatch.setattr(sys, "argv", ["run", *argv])
+        config = pipeline.make_config(BACKBONES["SASRec"], "tiny", config_dict=base_config)
+        return pipeline.config_key(config), config["align_weight"], config["epochs"]
+
+    as_int, weight, epochs = key(["--align_weight=1", "--epochs=3"])
+    assert (weight, epochs) == (1.0, 3) and isinstance(weight, float) and isinstance(epochs, int)
+    assert key(["--align_weight=1.0", "--epochs=3.0"])[0] == as_int
+    assert key(["--align_weight=1.5", "--epochs=3"])[0] != as_int
+    assert key(["--align_weight=1", "--epochs=3.5"])[2] == 3.5  # not a whole number: left as given
