@@ -9,7 +9,7 @@ SASRec's item embeddings; and the mean pairwise cosine of the raw vectors (1 = c
 
 from __future__ import annotations
 
-import glob
+import os
 import sys
 
 import numpy as np
@@ -20,7 +20,7 @@ from sklearn.model_selection import KFold, cross_val_score
 
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.item_table import ItemTable, condition_table, reduce_pca
-from recbole_llmemb.pipeline import make_config
+from recbole_llmemb.pipeline import make_config, pretrained_checkpoint
 
 
 def main(dataset: str, tables: list[str], extra: dict) -> None:
@@ -28,7 +28,14 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
     data = create_dataset(config)
     id2token = list(data.field2id_token["item_id"])
     popularity = np.bincount(np.asarray(data.inter_feat["item_id"]), minlength=len(id2token))[1:]
-    checkpoint = sorted(glob.glob(f"{config['checkpoint_dir']}/llmemb/{dataset}/pretrained-SASRec-*.pth"))[0]
+    # The plain model of exactly this config: the cache holds one per seed and epoch count.
+    checkpoint = pretrained_checkpoint(config)
+    if not os.path.isfile(checkpoint):
+        sys.exit(
+            f"{checkpoint}: no plain SASRec for this config; train it first with"
+            f" python run_recbole_llmemb.py --model=SASRec --dataset={dataset} --stage=pretrain"
+            + "".join(f" --{k}={v}" for k, v in extra.items())
+        )
     sasrec = load_recbole_checkpoint(checkpoint)["state_dict"]["item_embedding.weight"][
         1 : len(id2token)
     ].numpy()

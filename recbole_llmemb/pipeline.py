@@ -233,10 +233,14 @@ def cached_train_and_test(config, model_class, data, checkpoint: str, **trainer_
     return result
 
 
+def pretrained_checkpoint(config) -> str:
+    """Where the plain backbone of ``config`` is cached (the pipeline's alignment target)."""
+    return os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
+
+
 def pretrain_backbone(config, data) -> RunResult:
     """A plain RecBole backbone ("pretrained SRS"): trained once per config, then reused."""
-    checkpoint = os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
-    return cached_train_and_test(config, config.model_class, data, checkpoint)
+    return cached_train_and_test(config, config.model_class, data, pretrained_checkpoint(config))
 
 
 def _record_time(timings: dict, name: str, result: RunResult) -> None:
