@@ -1,0 +1,76 @@
+"""Seconds per training step: plain backbone vs LLMEmb without and with the alignment loss.
+
+Times ``--steps`` optimiser steps (after 5 warm-up steps) on the dataset's first training
+batches, with the product's own pieces: RecBole's model and optimizer, and for LLMEmb the RAT
+trainer's loss. The alignment target is random (the cost does not depend on its values), so no
+plain model needs training; the LLM table comes from the cache (or is built first).
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/step_cost.py --dataset=amazon-beauty --threads=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import torch
+
+from recbole_llmemb import BACKBONES
+from recbole_llmemb.pipeline import load_data, make_config
+from recbole_llmemb.trainer import CompatTrainer, RATTrainer
+
+WARMUP = 5
+
+
+def seconds_per_step(trainer, batches, loss) -> float:
+    """Mean wall seconds of forward, backward and optimiser step over the batches after warm-up."""
+    trainer.model.train()
+    total = 0.0
+    for i, batch in enumerate(batches):
+        start = time.perf_counter()
+        trainer.optimizer.zero_grad()
+        sum(loss(batch)).backward()
+        trainer.optimizer.step()
+        if i >= WARMUP:
+            total += time.perf_counter() - start
+    return total / (len(batches) - WARMUP)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--model", default="SASRec", choices=sorted(BACKBONES))
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    llmemb_class = BACKBONES[args.model]
+    settings = {"show_progress": False, "state": "WARNING"}
+    config = make_config(llmemb_class, args.dataset, None, settings)
+    _, train_data, _, _ = load_data(config)
+    batches = list(itertools.islice(train_data, args.steps + WARMUP))
+    n_batches = len(train_data)
+
+    plain_config = make_config(llmemb_class.backbone, args.dataset, None, settings)
+    plain = CompatTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
+    rows = [
+        ("plain " + args.model, seconds_per_step(plain, batches, lambda b: (plain.model.calculate_loss(b),)))
+    ]
+    model = llmemb_class(config, train_data.dataset)
+    target = torch.randn(model.n_items, config[llmemb_class.embedding_size_key])
+    for name, weight in (("LLMEmb, no alignment", 0.0), ("LLMEmb, alignment", config["align_weight"])):
+        config["align_weight"] = weight
+        model = llmemb_class(config, train_data.dataset)
+        rat = RATTrainer(config, model, align_target=target)
+        rows.append((name, seconds_per_step(rat, batches, rat.rat_loss)))
+
+    print(f"{args.dataset}, {args.model}, {args.threads} thread(s), {n_batches} batches per epoch:")
+    print("| model | s / step | s / epoch (estimate) |")
+    print("|---|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.3f} | {seconds * n_batches:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
