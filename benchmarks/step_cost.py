@@ -57,8 +57,7 @@ def main() -> None:
     rows = [
         ("plain " + args.model, seconds_per_step(plain, batches, lambda b: (plain.model.calculate_loss(b),)))
     ]
-    model = llmemb_class(config, train_data.dataset)
-    target = torch.randn(model.n_items, config[llmemb_class.embedding_size_key])
+    target = torch.randn(train_data.dataset.item_num, config[llmemb_class.embedding_size_key])
     for name, weight in (("LLMEmb, no alignment", 0.0), ("LLMEmb, alignment", config["align_weight"])):
         config["align_weight"] = weight
         model = llmemb_class(config, train_data.dataset)
