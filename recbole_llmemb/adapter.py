@@ -33,6 +33,8 @@ class Adapter(nn.Sequential):
             raise ValueError(f"adapter_activation: '{activation}' is not one of {sorted(ACTIVATIONS)}")
         if norm not in NORMS:
             raise ValueError(f"adapter_norm: '{norm}' is not one of {NORMS}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"adapter_dropout: {dropout} is not in [0, 1); use 0 to switch it off")
         dims = [in_dim, *hidden_dims, out_dim]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):

@@ -83,6 +83,19 @@ def test_adapter_shapes_and_activation_option():
         Adapter(8, 4, activation="swish")
 
 
+def test_adapter_dropout_acts_in_training_only_and_rejects_bad_values():
+    torch.manual_seed(0)
+    adapter = Adapter.from_config({"adapter_hidden_dims": [16], "adapter_dropout": 0.5}, 8, 4)
+    assert [type(m).__name__ for m in adapter] == ["Dropout", "Linear", "Identity", "Dropout", "Linear"]
+    x = torch.randn(32, 8)
+    adapter.train()
+    assert not torch.allclose(adapter(x), adapter(x))  # a fresh mask per call
+    adapter.eval()
+    assert torch.equal(adapter(x), adapter(x))
+    with pytest.raises(ValueError, match="adapter_dropout"):
+        Adapter(8, 4, [6], dropout=1.0)
+
+
 def test_adapter_layernorm_option_and_bad_norm():
     adapter = Adapter(8, 4, [6], activation="gelu", norm="layernorm")
     assert [type(m).__name__ for m in adapter] == ["Linear", "LayerNorm", "GELU", "Linear"]
