@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.item_table import ItemTable, condition_table, reduce_pca
 from recbole_llmemb.pipeline import make_config, pretrained_checkpoint
+from recbole_llmemb.popularity import popularity_r2
 
 
 def main(dataset: str, tables: list[str], extra: dict) -> None:
@@ -43,9 +44,8 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
     for path in tables:
         table = ItemTable.load(path)
         x = condition_table(reduce_pca(table, 128).to_internal_ids(id2token), "standardize").numpy()[1:]
-        ridge = RidgeCV(alphas=[1, 10, 100, 1000])
-        r2_pop = cross_val_score(ridge, x, np.log1p(popularity), cv=folds, scoring="r2").mean()
-        r2_emb = cross_val_score(ridge, x, sasrec, cv=folds, scoring="r2").mean()
+        r2_pop = popularity_r2(x, popularity)
+        r2_emb = cross_val_score(RidgeCV(alphas=[1, 10, 100, 1000]), x, sasrec, cv=folds, scoring="r2").mean()
         unit = table.vectors / np.linalg.norm(table.vectors, axis=1, keepdims=True)
         n = len(unit)
         sims = unit @ unit.T
