@@ -11,9 +11,10 @@
 #   baselines  LLM2X and SAID-style (properties/variants/, SASRec, first seed)
 #   summary    the tables, printed as markdown (mean +- std over the seeds for main)
 #
-# Settings: EPOCHS (default 8, what a 2-core CPU affords; the authors train up to 200 epochs with
-# patience 20; at 20, LLMEmb-SASRec's full NDCG@10 gap to plain went from -14% to 0% with seed
-# 2020 and from -6.6% to -5.0% with seed 2021, see RESULTS.md "Training length"), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
+# Settings: EPOCHS (default 8, what a 2-core CPU affords for the whole set; the amazon-beauty
+# default of a single run is 20, where LLMEmb-SASRec's full NDCG@10 gap to plain closes from
+# -9.9% to 0% over three seeds, see RESULTS.md "Training length"; the authors train up to 200
+# epochs with patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
 # files for every run, e.g. CONFIG=properties/variants/one-negative.yaml for the authors'
 # one-negative training), EXTRA (more --key=value settings for every run).
 # Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
