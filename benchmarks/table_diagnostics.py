@@ -15,13 +15,11 @@ import sys
 import numpy as np
 from recbole.data import create_dataset
 from recbole.model.sequential_recommender import SASRec
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold, cross_val_score
 
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.item_table import ItemTable, condition_table, reduce_pca
 from recbole_llmemb.pipeline import make_config, pretrained_checkpoint
-from recbole_llmemb.popularity import popularity_r2
+from recbole_llmemb.popularity import popularity_r2, ridge_r2
 
 
 def main(dataset: str, tables: list[str], extra: dict) -> None:
@@ -40,12 +38,11 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
     sasrec = load_recbole_checkpoint(checkpoint)["state_dict"]["item_embedding.weight"][
         1 : len(id2token)
     ].numpy()
-    folds = KFold(5, shuffle=True, random_state=0)
     for path in tables:
         table = ItemTable.load(path)
         x = condition_table(reduce_pca(table, 128).to_internal_ids(id2token), "standardize").numpy()[1:]
         r2_pop = popularity_r2(x, popularity)
-        r2_emb = cross_val_score(RidgeCV(alphas=[1, 10, 100, 1000]), x, sasrec, cv=folds, scoring="r2").mean()
+        r2_emb = ridge_r2(x, sasrec)
         unit = table.vectors / np.linalg.norm(table.vectors, axis=1, keepdims=True)
         n = len(unit)
         sims = unit @ unit.T
