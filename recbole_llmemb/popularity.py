@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold, cross_val_score
 
 from .config import config_get
 
@@ -45,6 +43,10 @@ def ridge_r2(rows: np.ndarray, target: np.ndarray) -> float:
 
     Folds are shuffled: item ids follow first appearance, which tracks popularity, so contiguous
     folds would test on a popularity range the fit never saw and understate the R^2."""
+    # Imported here: only the diagnostics need it, and every training run imports this module.
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_score
+
     split = KFold(5, shuffle=True, random_state=0)
     ridge = RidgeCV(alphas=[1, 10, 100, 1000])
     return float(cross_val_score(ridge, rows, target, cv=split, scoring="r2").mean())
