@@ -20,8 +20,8 @@ Stages, run in order; each reuses its cache under <checkpoint_dir>/llmemb/<datas
   table     embed every item with the LLM (mean of final-layer hidden states; fine-tuned
             when scft is on, the default; --scft=False for the untuned LLM), reduce with PCA
             (--llm_pca_dim).
-  pretrain  train and test the plain RecBole backbone (--model): the baseline row, and the
-            item table that the alignment loss targets.
+  pretrain  train and test the plain RecBole backbone (--model) only, without the LLM: the
+            baseline row, and the item table that the alignment loss targets.
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the
             item embedding, loss = backbone loss + align_weight * alignment), test it, and
             write the report to <results_dir>/<dataset>-<model>-<protocol>.md/.csv/.json
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="more plain RecBole models for the report, comma-separated (e.g. SASRec,GRU4Rec,BERT4Rec)",
     )
     parser.add_argument(
-        "--stage", default="all", choices=["scft", "table", "pretrain", "all"], help="last stage to run"
+        "--stage", default="all", choices=["scft", "table", "pretrain", "all"], help="last stage to run (pretrain: the plain backbone alone)"
     )
     return parser
 

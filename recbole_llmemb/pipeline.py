@@ -282,11 +282,13 @@ def run_llmemb(
     timings: dict[str, float | None] = {}
 
     data = load_data(plain_config)
-    t = time.time()
-    id2token = list(data[0].field2id_token[llm_config["ITEM_ID_FIELD"]])
-    out_dim = int(llm_config[llmemb_class.embedding_size_key])
-    build_reduced_table(llm_config, id2token[1:], table_dim(llm_config, out_dim))
-    timings["llm_table_s"] = round(time.time() - t, 1)
+    # The plain backbone never reads the LLM table: 'pretrain' skips SCFT and the table.
+    if stage != "pretrain":
+        t = time.time()
+        id2token = list(data[0].field2id_token[llm_config["ITEM_ID_FIELD"]])
+        out_dim = int(llm_config[llmemb_class.embedding_size_key])
+        build_reduced_table(llm_config, id2token[1:], table_dim(llm_config, out_dim))
+        timings["llm_table_s"] = round(time.time() - t, 1)
     if stage in ("scft", "table"):
         return {"timings": timings}
 
