@@ -4,7 +4,9 @@ For each cached raw table: PCA 128 + per-dimension standardising (as RAT sees it
 (shuffled) cross-validated ridge R^2 for predicting log popularity and the pretrained plain
 SASRec's item embeddings; and the mean pairwise cosine of the raw vectors (1 = collapsed).
 
-    python benchmarks/table_diagnostics.py ml-100k saved/llmemb/ml-100k/llm-table-<key>.npz ...
+    python benchmarks/table_diagnostics.py ml-100k saved/llmemb/ml-100k/llm-table-<key>.npz ... [--seed=2021]
+
+``--key=value`` settings pick the plain SASRec to compare with, as on the pipeline's command line.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from recbole_llmemb.pipeline import make_config, pretrained_checkpoint
 from recbole_llmemb.popularity import popularity_r2, ridge_r2
 
 
-def main(dataset: str, tables: list[str], extra: dict) -> None:
-    config = make_config(SASRec, dataset, None, extra)
+def main(dataset: str, tables: list[str], settings: list[str]) -> None:
+    # RecBole's Config reads the --key=value settings from sys.argv itself (values typed as YAML).
+    config = make_config(SASRec, dataset)
     data = create_dataset(config)
     id2token = list(data.field2id_token["item_id"])
     popularity = np.bincount(np.asarray(data.inter_feat["item_id"]), minlength=len(id2token))[1:]
@@ -33,7 +36,7 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
         sys.exit(
             f"{checkpoint}: no plain SASRec for this config; train it first with"
             f" python run_recbole_llmemb.py --model=SASRec --dataset={dataset} --stage=pretrain"
-            + "".join(f" --{k}={v}" for k, v in extra.items())
+            + "".join(f" {s}" for s in settings)
         )
     sasrec = load_recbole_checkpoint(checkpoint)["state_dict"]["item_embedding.weight"][
         1 : len(id2token)
@@ -53,5 +56,6 @@ def main(dataset: str, tables: list[str], extra: dict) -> None:
 
 
 if __name__ == "__main__":
-    name, *paths = sys.argv[1:]
-    main(name, paths, {"epochs": 8} if name == "amazon-beauty" else {})
+    settings = [a for a in sys.argv[1:] if a.startswith("--")]
+    name, *paths = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(name, paths, settings)
