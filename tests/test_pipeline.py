@@ -111,7 +111,7 @@ def test_pretrain_stage_trains_the_plain_backbone_without_the_llm(base_config):
     outcome = pipeline.run_llmemb("SASRec", "tiny", config_dict=dict(base_config, epochs=1), stage="pretrain")
     assert os.path.isfile(outcome["plain"].checkpoint) and "llm_table_s" not in outcome["timings"]
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
-    assert not any(f.startswith(("pca-", "scft-", "table-")) for f in os.listdir(cache))
+    assert not any(f.startswith(("pca-", "scft-", "llm-table-")) for f in os.listdir(cache))
 
 
 def test_baselines_are_extra_rows_on_the_same_split(base_config):
