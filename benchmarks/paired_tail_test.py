@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from rank_diagnostics import load_model, rank_targets
+from rank_diagnostics import load_model, rank_targets, top10_hits
 from scipy.stats import binomtest
 
 from recbole_llmemb.compat import load_recbole_checkpoint
@@ -46,9 +46,7 @@ def main(paths: list[str]) -> None:
     for checkpoint in checkpoints:
         _, model = load_model(checkpoint, train_data.dataset)
         _, tops, targets = rank_targets(model, test_data, n_items)
-        # Membership in torch's top-10, as RecBole counts a hit: items with identical rows (ml-100k
-        # lists some movies twice) tie exactly, and a rank count would settle the tie differently.
-        hits.append((tops == targets.numpy()[:, None]).any(1))
+        hits.append(top10_hits(tops, targets))
     tail = groups.target_masks(targets)["tail"].numpy()
     masks = {"tail": tail, "head": ~tail, "all": np.ones_like(tail)}
     print(

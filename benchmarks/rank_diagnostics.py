@@ -57,6 +57,12 @@ def rank_targets(model, test_data, n_items: int) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(ranks), np.concatenate(tops), torch.cat(targets)
 
 
+def top10_hits(tops: np.ndarray, targets: torch.Tensor) -> np.ndarray:
+    """Per test user: is the target in the top-10? Counted as RecBole does (membership in torch's
+    top-k) rather than from the rank, so exact ties (items with identical rows) settle the same way."""
+    return (tops == targets.numpy()[:, None]).any(1)
+
+
 def popularity_in_table(weight: np.ndarray, popularity: np.ndarray) -> tuple[float, float]:
     """``(ridge R^2 of log popularity from the rows, Spearman(row norm, popularity))``, padding row excluded."""
     rows, pop = weight[1:], popularity[1:]
@@ -91,8 +97,7 @@ def main(paths: list[str]) -> None:
     print("|---|---|---|---|---|---|---|")
     for name, ranks, tops, _ in ranked:
         near = np.array([np.isin(top, nb).mean() for top, nb in zip(tops, neighbours, strict=True)])
-        # A hit is membership in torch's top-10, as RecBole counts it (exact ties: identical rows).
-        hit = (tops == targets.numpy()[:, None]).any(1)
+        hit = top10_hits(tops, targets)
         for group, mask in (("tail", tail), ("head", ~tail)):
             print(
                 f"| {name} | {group} | {hit[mask].mean():.4f} | {np.median(ranks[mask]):.0f} "
