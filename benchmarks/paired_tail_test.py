@@ -29,6 +29,11 @@ def two_sided_sign_p(wins: int, losses: int) -> float:
     return 1.0 if wins + losses == 0 else float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
+def format_p(p: float) -> str:
+    """Three decimals, or two significant digits below 0.001 (amazon-beauty's p-values are tiny)."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
 def main(paths: list[str]) -> None:
     if not paths or len(paths) % 2:
         sys.exit(
@@ -63,7 +68,7 @@ def main(paths: list[str]) -> None:
             only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
             print(
                 f"| {pair + 1} | {group} | {int(mask.sum())} | {a.mean():.4f} | {b.mean():.4f} | {only_a} "
-                f"| {only_b} | {two_sided_sign_p(only_b, only_a):.3f} |"
+                f"| {only_b} | {format_p(two_sided_sign_p(only_b, only_a))} |"
             )
     print()
     print(f"Mean over the {len(plain)} pairs per user, sign test on the per-user differences:")
@@ -76,7 +81,7 @@ def main(paths: list[str]) -> None:
         worse, better = int((diff[mask] < 0).sum()), int((diff[mask] > 0).sum())
         print(
             f"| {group} | {int(mask.sum())} | {plain.mean(0)[mask].mean():.4f} | {llmemb.mean(0)[mask].mean():.4f} "
-            f"| {worse} | {better} | {two_sided_sign_p(better, worse):.3f} |"
+            f"| {worse} | {better} | {format_p(two_sided_sign_p(better, worse))} |"
         )
 
 
