@@ -1,4 +1,4 @@
-"""The LLM item table: prompts -> LLM -> mean-pooled vectors -> PCA, cached by item token."""
+"""The LLM item table: prompts -> LLM -> pooled vectors -> PCA, cached by item token."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .config import cache_dir, config_get
-from .llm import llm_fingerprint, load_llm, mean_pool, resolve_llm_path
+from .llm import POOLINGS, llm_fingerprint, load_llm, pool, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes, render_prompts
 from .scft import load_finetuned_llm, run_scft, scft_enabled
 
 logger = logging.getLogger(__name__)
-
-POOLINGS = ("mean",)
 
 
 @torch.no_grad()
@@ -36,8 +34,9 @@ def embed_prompts(
     vectors: np.ndarray | None = None,
     save: Callable[[np.ndarray, np.ndarray], None] | None = None,
     save_every: int = 50,
+    pooling: str = "mean",
 ) -> np.ndarray:
-    """Mean-pooled final hidden states [N, D] of ``prompts``, in their order.
+    """Pooled (``pooling``: mean or last token) final hidden states [N, D] of ``prompts``, in order.
 
     Prompts are sorted by token length so each padded batch wastes little compute. Rows where
     ``done`` is True are taken from ``vectors`` (a resumed run); ``save(vectors, done)`` is
@@ -63,7 +62,7 @@ def embed_prompts(
             return_tensors="pt",
         ).to(device)
         hidden = model(**batch).last_hidden_state
-        out[index] = mean_pool(hidden, batch["attention_mask"]).float().cpu().numpy()
+        out[index] = pool(hidden, batch["attention_mask"], pooling).float().cpu().numpy()
         done[index] = True
         if save is not None and (n + 1) % save_every == 0:
             save(out, done)
@@ -213,6 +212,7 @@ def build_llm_table(config, item_tokens: Sequence[str], show_progress: bool = Tr
         vectors=vectors,
         save=save_partial,
         save_every=int(config_get(config, "llm_checkpoint_every", 50)),
+        pooling=config_get(config, "llm_pooling", "mean"),
     )
     table = ItemTable(tokens, vectors)
     table.save(path)

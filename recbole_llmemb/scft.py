@@ -1,7 +1,7 @@
 """SCFT: LoRA-fine-tune the LLM contrastively on two attribute-dropped views of each item.
 
 Stage 1 of the method page. Two views of an item keep random subsets of its attributes in
-random order; the loss pulls the views' mean-pooled final hidden states together against the
+random order; the loss pulls the views' pooled final hidden states together against the
 other items of the batch. Only LoRA weights train (peft). Progress is checkpointed (LoRA
 weights, optimiser, scheduler, RNG, step) so an interrupted run resumes; the finished adapter
 is saved in peft's format under a directory keyed by (LLM, item prompts, settings).
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .config import cache_dir, config_get
-from .llm import llm_fingerprint, load_llm, mean_pool, resolve_llm_path
+from .llm import POOLINGS, llm_fingerprint, load_llm, pool, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class SCFTSettings:
     max_steps: int = 0  # > 0: stop after this many optimiser steps (wins over epochs)
     gradient_checkpointing: bool = False
     seed: int = 2020  # from scft_seed (RecBole's seed when unset)
+    pooling: str = "mean"  # from llm_pooling: SCFT trains the vector the table is built from
     checkpoint_every: int = 20  # runtime only: not in the key
     eval_items: int = 512  # runtime only: items in the view-retrieval check
 
@@ -74,6 +75,8 @@ class SCFTSettings:
             value = config_get(config, f"scft_{f.name}")
             if value is None and f.name == "seed":
                 value = config_get(config, "seed")
+            if f.name == "pooling":
+                value = config_get(config, "llm_pooling")
             if value is not None:
                 values[f.name] = value
         settings = cls(**values)
@@ -93,9 +96,14 @@ class SCFTSettings:
             raise ValueError("scft_epochs / scft_max_steps: one of them must be at least 1")
         if self.gradient_accumulation < 1:
             raise ValueError(f"scft_gradient_accumulation: must be >= 1, got {self.gradient_accumulation}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"llm_pooling: '{self.pooling}' is not one of {POOLINGS}")
 
     def key(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}
+        key = {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}
+        if key["pooling"] == "mean":
+            del key["pooling"]  # keys from before the pooling switch (mean only) stay valid
+        return key
 
 
 def sample_view(attributes: Attributes, drop_ratio: float, rng: np.random.Generator) -> list[tuple[str, str]]:
@@ -125,14 +133,16 @@ def scft_loss(
     return (one_side(logits) + one_side(logits.T)) / 2
 
 
-def embed_texts(model, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
-    """Mean-pooled final hidden states of ``texts`` (one padded batch), with gradients."""
+def embed_texts(
+    model, tokenizer, texts: Sequence[str], max_length: int, pooling: str = "mean"
+) -> torch.Tensor:
+    """Pooled (``pooling``) final hidden states of ``texts`` (one padded batch), with gradients."""
     device = next(model.parameters()).device
     batch = tokenizer(
         list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
     ).to(device)
     hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    return mean_pool(hidden, batch["attention_mask"])
+    return pool(hidden, batch["attention_mask"], pooling)
 
 
 class ViewSampler:
@@ -314,8 +324,12 @@ def train_scft(
             optimizer.zero_grad(set_to_none=True)
             step_loss = 0.0
             for index in batches[k * accumulation : (k + 1) * accumulation]:
-                e1 = embed_texts(peft_model, tokenizer, [first[i] for i in index], settings.max_length)
-                e2 = embed_texts(peft_model, tokenizer, [second[i] for i in index], settings.max_length)
+                e1 = embed_texts(
+                    peft_model, tokenizer, [first[i] for i in index], settings.max_length, settings.pooling
+                )
+                e2 = embed_texts(
+                    peft_model, tokenizer, [second[i] for i in index], settings.max_length, settings.pooling
+                )
                 loss = scft_loss(e1, e2, log_tau.exp(), settings.exclude_positive) / accumulation
                 loss.backward()
                 step_loss += loss.item()
@@ -370,10 +384,16 @@ def view_retrieval(
     was_training = model.training
     model.eval()
     e1 = torch.cat(
-        [embed_texts(model, tokenizer, first[i : i + 32], settings.max_length) for i in range(0, n, 32)]
+        [
+            embed_texts(model, tokenizer, first[i : i + 32], settings.max_length, settings.pooling)
+            for i in range(0, n, 32)
+        ]
     )
     e2 = torch.cat(
-        [embed_texts(model, tokenizer, second[i : i + 32], settings.max_length) for i in range(0, n, 32)]
+        [
+            embed_texts(model, tokenizer, second[i : i + 32], settings.max_length, settings.pooling)
+            for i in range(0, n, 32)
+        ]
     )
     model.train(was_training)
     e1, e2 = F.normalize(e1.float(), dim=-1), F.normalize(e2.float(), dim=-1)

@@ -43,6 +43,18 @@ def test_batched_length_sorted_embedding_equals_one_by_one(tiny_llm):
     assert not np.allclose(batched[0], batched[1])
 
 
+def test_last_token_pooling_takes_each_prompts_final_real_token(tiny_llm):
+    model, tokenizer = load_llm(tiny_llm)
+    prompts = ["title is red", "the item has following attributes : title is blue night ; genre is drama"]
+    last = embed_prompts(model, tokenizer, prompts, batch_size=2, show_progress=False, pooling="last")
+    mean = embed_prompts(model, tokenizer, prompts, batch_size=2, show_progress=False)
+    with torch.no_grad():
+        for row, prompt in zip(last, prompts, strict=True):
+            hidden = model(**tokenizer([prompt], return_tensors="pt")).last_hidden_state[0]
+            np.testing.assert_allclose(row, hidden[-1].numpy(), atol=1e-5)  # not a pad position
+    assert not np.allclose(last, mean, atol=1e-3)
+
+
 def test_to_internal_ids_maps_rows_by_token_and_zero_padding():
     table = ItemTable(["b", "a", "c"], np.array([[2.0, 2.0], [1.0, 1.0], [3.0, 3.0]], dtype=np.float32))
     matrix = table.to_internal_ids(["[PAD]", "a", "c", "b"])
@@ -105,9 +117,15 @@ def test_cache_key_changes_with_llm_files(base_config, tmp_path):
     assert other != key
 
 
-def test_unknown_pooling_is_refused(base_config):
+def test_unknown_pooling_is_refused_and_last_token_pooling_is_its_own_table(base_config):
     with pytest.raises(ValueError, match="llm_pooling"):
         build_llm_table(table_config(base_config, llm_pooling="max"), TOKENS, show_progress=False)
+    mean, mean_key = build_llm_table(table_config(base_config), TOKENS, show_progress=False)
+    last, last_key = build_llm_table(
+        table_config(base_config, llm_pooling="last"), TOKENS, show_progress=False
+    )
+    assert last_key != mean_key and last.vectors.shape == mean.vectors.shape == (30, 32)
+    assert not np.allclose(last.vectors, mean.vectors, atol=1e-3)
 
 
 def test_pca_reduces_caches_and_checks_dim(base_config):
@@ -134,7 +152,7 @@ def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_con
         base_config, llm_batch_size=4, llm_checkpoint_every=2, llmemb_cache_dir=str(tmp_path / "other")
     )
     calls = []
-    original = item_table.mean_pool
+    original = item_table.pool
 
     def interrupt_on_fifth_batch(*args):
         calls.append(1)
@@ -142,7 +160,7 @@ def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_con
             raise KeyboardInterrupt
         return original(*args)
 
-    monkeypatch.setattr(item_table, "mean_pool", interrupt_on_fifth_batch)
+    monkeypatch.setattr(item_table, "pool", interrupt_on_fifth_batch)
     with pytest.raises(KeyboardInterrupt):
         build_llm_table(config, TOKENS, show_progress=False)
     folder = item_table.cache_dir(config)

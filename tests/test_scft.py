@@ -181,6 +181,24 @@ def test_scft_seed_is_apart_from_the_recommender_seed():
     assert SCFTSettings.from_config({"seed": 2020, "scft_seed": 5}).key() != fixed[0].key()
 
 
+def test_scft_pools_as_the_table_does_and_mean_keeps_the_earlier_keys(base_config):
+    mean = SCFTSettings.from_config({"seed": 1})
+    assert mean.pooling == "mean" and "pooling" not in mean.key()  # caches from before the switch stay valid
+    last = SCFTSettings.from_config({"seed": 1, "llm_pooling": "last"})
+    assert last.pooling == "last" and last.key() == {**mean.key(), "pooling": "last"}
+    with pytest.raises(ValueError, match="llm_pooling"):
+        SCFTSettings.from_config({"llm_pooling": "max"})
+    model, tokenizer = load_llm(base_config["llm_path"])
+    texts = ["title is red", "title is blue night ; genre is drama"]
+    with torch.no_grad():
+        pooled = embed_texts(model, tokenizer, texts, 64, "last")
+        hidden = model(**tokenizer(texts[1:], return_tensors="pt")).last_hidden_state[0, -1]
+    torch.testing.assert_close(pooled[1], hidden, atol=1e-5, rtol=1e-5)
+    first = run_scft(scft_config(base_config), TOKENS, show_progress=False)
+    other = run_scft(scft_config(base_config, llm_pooling="last"), TOKENS, show_progress=False)
+    assert other.key != first.key and other.report["settings"]["pooling"] == "last"
+
+
 def test_bad_settings_name_the_option(base_config):
     with pytest.raises(ValueError, match="scft_batch_size"):
         SCFTSettings.from_config({"scft_batch_size": 1})
