@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .config import cache_dir, config_get
-from .llm import POOLINGS, llm_fingerprint, load_llm, pool, resolve_llm_path
+from .llm import check_pooling, llm_fingerprint, load_llm, pool, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes, render_prompts
 from .scft import load_finetuned_llm, run_scft, scft_enabled
 
@@ -152,9 +152,7 @@ def _key(*parts) -> str:
 
 def table_cache_key(config, prompts: dict[str, str], scft_key: str | None = None) -> str:
     """Changes when the LLM files, the SCFT run, the prompts, the pooling or the max length change."""
-    pooling = config_get(config, "llm_pooling", "mean")
-    if pooling not in POOLINGS:
-        raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
+    pooling = check_pooling(config_get(config, "llm_pooling", "mean"))
     parts = [
         llm_fingerprint(config_get(config, "llm_path")),
         sorted(prompts.items()),

@@ -85,9 +85,6 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
     return model.to(device).eval(), tokenizer
 
 
-POOLINGS = ("mean", "last")
-
-
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``hidden`` [B, L, D] over the positions where ``attention_mask`` is 1."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -103,10 +100,17 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+POOLERS = {"mean": mean_pool, "last": last_token_pool}
+POOLINGS = tuple(POOLERS)
+
+
+def check_pooling(pooling: str) -> str:
+    """``pooling`` if it names a pooler, else a ValueError naming ``llm_pooling``."""
+    if pooling not in POOLERS:
+        raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
+    return pooling
+
+
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
     """One vector per row of ``hidden``: ``pooling`` is ``mean`` or ``last`` (``llm_pooling``)."""
-    if pooling == "mean":
-        return mean_pool(hidden, attention_mask)
-    if pooling == "last":
-        return last_token_pool(hidden, attention_mask)
-    raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
+    return POOLERS[check_pooling(pooling)](hidden, attention_mask)

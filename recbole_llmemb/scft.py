@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .config import cache_dir, config_get
-from .llm import POOLINGS, llm_fingerprint, load_llm, pool, resolve_llm_path
+from .llm import check_pooling, llm_fingerprint, load_llm, pool, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,7 @@ class SCFTSettings:
             raise ValueError("scft_epochs / scft_max_steps: one of them must be at least 1")
         if self.gradient_accumulation < 1:
             raise ValueError(f"scft_gradient_accumulation: must be >= 1, got {self.gradient_accumulation}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"llm_pooling: '{self.pooling}' is not one of {POOLINGS}")
+        check_pooling(self.pooling)
 
     def key(self) -> dict:
         key = {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}
