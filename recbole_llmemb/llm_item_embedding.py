@@ -10,7 +10,7 @@ from torch import nn
 class LLMItemEmbedding(nn.Module):
     """Drop-in for a backbone's ``item_embedding``: has ``.weight`` and ``forward(ids)``.
 
-    ``weight`` = ``[0; adapter(table[1:]) (+ id_residual); extra tokens]``: the padding row stays zero and
+    ``weight`` = ``[0; adapter(table[1:]) (+ id_residual) (* exp(log_scale)); extra tokens]``: the padding row stays zero and
     extra rows (BERT4Rec's mask token) are trainable vectors of their own. The adapted table is
     computed once and reused until a parameter changes (an optimiser step) or the grad or
     train/eval mode changes: once per training step, once per evaluation.
@@ -25,6 +25,7 @@ class LLMItemEmbedding(nn.Module):
         n_extra_tokens: int = 0,
         init_std: float = 0.02,
         id_residual: bool = False,
+        item_scale: bool = False,
     ):
         super().__init__()
         if adapter is None and table.shape[1] != out_dim:
@@ -41,6 +42,9 @@ class LLMItemEmbedding(nn.Module):
         self.extra = nn.Parameter(torch.randn(n_extra_tokens, out_dim) * init_std) if n_extra_tokens else None
         # Zero start: the hybrid begins as plain LLMEmb and learns only what the table cannot express.
         self.id_residual = nn.Parameter(torch.zeros(table.shape[0], out_dim)) if id_residual else None
+        # One log-scale per item, zero start: the row's direction stays the adapter's, only its norm
+        # (which plain SASRec ties to popularity) becomes free.
+        self.log_scale = nn.Parameter(torch.zeros(table.shape[0], 1)) if item_scale else None
         self.out_dim = out_dim
         self._cache: torch.Tensor | None = None
         self._cache_key: tuple | None = None
@@ -58,6 +62,8 @@ class LLMItemEmbedding(nn.Module):
         items = self.adapter(self.table[1:])
         if self.id_residual is not None:
             items = items + self.id_residual[1:]
+        if self.log_scale is not None:
+            items = items * self.log_scale[1:].exp()
         return torch.cat([items.new_zeros(1, self.out_dim), items], dim=0)
 
     @property
@@ -80,4 +86,5 @@ class LLMItemEmbedding(nn.Module):
     def extra_repr(self) -> str:
         frozen = "frozen" if not isinstance(self.table, nn.Parameter) else "trainable"
         hybrid = ", id_residual" if self.id_residual is not None else ""
+        hybrid += ", item_scale" if self.log_scale is not None else ""
         return f"table={tuple(self.table.shape)} ({frozen}), out_dim={self.out_dim}{hybrid}"

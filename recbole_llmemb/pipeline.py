@@ -43,11 +43,11 @@ _REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data file
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
 _LLMEMB_ONLY_PREFIXES = (
     "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "pretrained_srs_file", "scft",
-    "item_id_residual",
+    "item_id_residual", "item_scale",
 )  # fmt: skip
 
 # Later options and the value that reproduces the behaviour from before they existed (see config_key).
-_NEUTRAL_WHEN_ADDED = {"adapter_experts": 0}
+_NEUTRAL_WHEN_ADDED = {"adapter_experts": 0, "item_scale": False}
 
 
 @dataclass

@@ -148,3 +148,19 @@ def test_id_residual_hybrid_starts_as_llmemb_and_trains_per_item():
     grad = hybrid.id_residual.grad
     assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
     assert make().id_residual is None
+
+
+def test_item_scale_starts_as_llmemb_and_changes_only_the_rows_norm():
+    plain, scaled = make(), make(item_scale=True)
+    assert torch.allclose(plain.weight, scaled.weight)  # exp(0) = 1
+    assert sum(p.numel() for p in scaled.parameters()) - sum(p.numel() for p in plain.parameters()) == 6
+    scaled.weight[3].sum().backward()
+    grad = scaled.log_scale.grad
+    assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
+    with torch.no_grad():
+        scaled.log_scale[3] = 1.0
+    row, before = scaled.weight[3], plain.weight[3]
+    assert torch.allclose(row.norm(), before.norm() * torch.e)
+    assert torch.allclose(row / row.norm(), before / before.norm(), atol=1e-6)
+    assert torch.equal(scaled.weight[0], torch.zeros(4)) and torch.allclose(scaled.weight[4], plain.weight[4])
+    assert make().log_scale is None and "item_scale" in repr(scaled)

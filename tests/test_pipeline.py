@@ -180,11 +180,16 @@ def test_later_options_at_their_neutral_value_keep_earlier_keys(base_config):
     from recbole_llmemb import BACKBONES
 
     config = pipeline.make_config(
-        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "adapter_experts": 0}
+        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "adapter_experts": 0, "item_scale": False}
     )
     key = pipeline.config_key(config)
-    del config.final_config_dict["adapter_experts"]
-    assert pipeline.config_key(config) == key  # a model cached before the option keeps its key
+    del config.final_config_dict["adapter_experts"], config.final_config_dict["item_scale"]
+    assert pipeline.config_key(config) == key  # a model cached before the options keeps its key
+    scaled = pipeline.make_config(
+        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "item_scale": True}
+    )
+    assert pipeline.config_key(scaled) != key
+    assert pipeline.pretrain_key(scaled) == pipeline.pretrain_key(config)  # plain backbones ignore it
     mixture = pipeline.make_config(
         BACKBONES["SASRec"], "tiny", config_dict={**base_config, "adapter_experts": 4}
     )
