@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="more plain RecBole models for the report, comma-separated (e.g. SASRec,GRU4Rec,BERT4Rec)",
     )
     parser.add_argument(
-        "--stage", default="all", choices=["scft", "table", "pretrain", "all"], help="last stage to run (pretrain: the plain backbone alone)"
+        "--stage",
+        default="all",
+        choices=["scft", "table", "pretrain", "all"],
+        help="last stage to run (pretrain: the plain backbone alone)",
     )
     return parser
 
