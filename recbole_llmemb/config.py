@@ -11,6 +11,12 @@ PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
 
 
+def drop_neutral(items: dict, neutral: dict) -> dict:
+    """``items`` without the options set to their ``neutral`` value (the one that does what the code
+    did before the option existed), so that cache keys made before an option was added stay valid."""
+    return {k: v for k, v in items.items() if not (k in neutral and neutral[k] == v)}
+
+
 class LLMEmbConfig(Config):
     """Internal defaults, lowest priority first: RecBole's, then the backbone's RecBole YAML (for
     ``LLMEmbBERT4Rec`` that is ``BERT4Rec.yaml``, which switches on ``mask_itemseq``), then ours:

@@ -101,13 +101,12 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
 
 
 POOLERS = {"mean": mean_pool, "last": last_token_pool}
-POOLINGS = tuple(POOLERS)
 
 
 def check_pooling(pooling: str) -> str:
     """``pooling`` if it names a pooler, else a ValueError naming ``llm_pooling``."""
     if pooling not in POOLERS:
-        raise ValueError(f"llm_pooling: '{pooling}' is not one of {POOLINGS}")
+        raise ValueError(f"llm_pooling: '{pooling}' is not one of {tuple(POOLERS)}")
     return pooling
 
 

@@ -20,7 +20,7 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
 from .atomic import atomic_write
-from .config import LLMEmbConfig
+from .config import LLMEmbConfig, drop_neutral
 from .data import require_atomic_files
 from .item_table import build_reduced_table, cache_dir
 from .llm import llm_fingerprint
@@ -188,10 +188,7 @@ def config_key(config, skip_prefixes: tuple[str, ...] = ()) -> str:
     }
     # Options added after models were cached: at the value that does what the code did before them
     # they stay out of the key, so those models keep their caches (hours of CPU on amazon-beauty).
-    neutral = dict(_NEUTRAL_WHEN_ADDED, scft_seed=items.get("seed"))
-    for option, value in neutral.items():
-        if option in items and items[option] == value:
-            del items[option]
+    items = drop_neutral(items, dict(_NEUTRAL_WHEN_ADDED, scft_seed=items.get("seed")))
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .atomic import atomic_write
-from .config import cache_dir, config_get
+from .config import cache_dir, config_get, drop_neutral
 from .llm import check_pooling, llm_fingerprint, load_llm, pool, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 
@@ -66,6 +66,8 @@ class SCFTSettings:
     eval_items: int = 512  # runtime only: items in the view-retrieval check
 
     _RUNTIME = ("checkpoint_every", "eval_items")
+    # pooling was added later (mean only before): at "mean" it stays out of the key, old caches stay valid
+    _NEUTRAL_WHEN_ADDED = {"pooling": "mean"}
 
     @classmethod
     def from_config(cls, config) -> SCFTSettings:
@@ -100,9 +102,7 @@ class SCFTSettings:
 
     def key(self) -> dict:
         key = {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}
-        if key["pooling"] == "mean":
-            del key["pooling"]  # keys from before the pooling switch (mean only) stay valid
-        return key
+        return drop_neutral(key, self._NEUTRAL_WHEN_ADDED)
 
 
 def sample_view(attributes: Attributes, drop_ratio: float, rng: np.random.Generator) -> list[tuple[str, str]]:
