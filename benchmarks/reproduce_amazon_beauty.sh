@@ -2,12 +2,15 @@
 # The paper's experiments on amazon-beauty (issue 6), one command each; every run writes its
 # report under $OUT/<run>/ and reuses the caches of earlier runs (LLM table, plain backbones).
 #
-#   benchmarks/reproduce_amazon_beauty.sh main|backbones|ablations|baselines|summary|all
+#   benchmarks/reproduce_amazon_beauty.sh pretrain|main|backbones|ablations|baselines|summary|all ...
 #
+#   pretrain   the plain backbones alone (SASRec per seed, $BACKBONES with the first seed): run it
+#              first when JOBS > 1, so that parallel runs share one plain model instead of each
+#              training it
 #   main       SASRec plain vs LLMEmb, one run per seed in $SEEDS (all seeds share one SCFT run and
 #              LLM table: scft_seed is fixed; the seed varies the recommender and the sampled negatives)
-#   backbones  GRU4Rec and BERT4Rec plain vs LLMEmb (first seed)
-#   ablations  w/o SCFT, w/o adapter, w/o freeze, w/o align (SASRec, first seed)
+#   backbones  $BACKBONES (default GRU4Rec and BERT4Rec) plain vs LLMEmb (first seed)
+#   ablations  $ABLATIONS (default all four: w/o scft, adapter, freeze, align; SASRec, first seed)
 #   baselines  LLM2X and SAID-style (properties/variants/, SASRec, first seed)
 #   summary    the tables, printed as markdown (mean +- std over the seeds for main)
 #
@@ -16,7 +19,9 @@
 # -9.9% to 0% over three seeds, see RESULTS.md "Training length"; the authors train up to 200
 # epochs with patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
 # files for every run, e.g. CONFIG=properties/variants/one-negative.yaml for the authors'
-# one-negative training), EXTRA (more --key=value settings for every run).
+# one-negative training), EXTRA (more --key=value settings for every run), BACKBONES, ABLATIONS,
+# JOBS (runs at once, default 1; a GPU holds several: each then logs to $OUT/<run>/run.log, which
+# ends with its exit status).
 # Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
 # 40-110 minutes on one CPU thread at 8 epochs; a killed run resumes when re-run; a GPU runs
 # them in minutes.
@@ -30,6 +35,9 @@ OUT=${OUT:-results/reproduce}
 EXTRA=${EXTRA:-}
 CONFIG=${CONFIG:-}
 FIRST_SEED=${SEEDS%% *}
+BACKBONES=${BACKBONES-GRU4Rec BERT4Rec}
+ABLATIONS=${ABLATIONS-scft adapter freeze align}
+JOBS=${JOBS:-1}
 PYTHON=${PYTHON:-python}
 
 # run <name> <config files, comma-separated, may be empty> [--key=value ...]
@@ -38,17 +46,37 @@ run() {
     shift 2
     files=${files:+$files,}$CONFIG
     # shellcheck disable=SC2086  # EXTRA holds several --key=value words
-    "$PYTHON" run_recbole_llmemb.py --dataset=$DATASET --epochs="$EPOCHS" --results_dir="$OUT/$name" \
-        ${files:+--config_files="${files%,}"} "$@" $EXTRA
+    local command=("$PYTHON" run_recbole_llmemb.py --dataset=$DATASET --epochs="$EPOCHS" --results_dir="$OUT/$name"
+        ${files:+--config_files="${files%,}"} "$@" $EXTRA)
+    if ((JOBS == 1)); then
+        "${command[@]}"
+        return
+    fi
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+    mkdir -p "$OUT/$name"
+    local log=$OUT/$name/run.log
+    { if "${command[@]}" >"$log" 2>&1; then echo "rc=0" >>"$log"; else echo "rc=$?" >>"$log"; fi; } &
 }
 
+pretrain() {
+    for seed in $SEEDS; do run "pretrain-SASRec-seed$seed" "" --model=SASRec --seed="$seed" --stage=pretrain; done
+    for model in $BACKBONES; do run "pretrain-$model-seed$FIRST_SEED" "" --model="$model" --seed="$FIRST_SEED" --stage=pretrain; done
+    wait
+}
 main() { for seed in $SEEDS; do run "SASRec-seed$seed" "" --model=SASRec --seed="$seed"; done; }
-backbones() { for model in GRU4Rec BERT4Rec; do run "$model-seed$FIRST_SEED" "" --model="$model" --seed="$FIRST_SEED"; done; }
+backbones() { for model in $BACKBONES; do run "$model-seed$FIRST_SEED" "" --model="$model" --seed="$FIRST_SEED"; done; }
 ablations() {
-    run wo-scft "" --seed="$FIRST_SEED" --scft=False
-    run wo-adapter "" --seed="$FIRST_SEED" --use_adapter=False
-    run wo-freeze "" --seed="$FIRST_SEED" --freeze_llm_table=False
-    run wo-align "" --seed="$FIRST_SEED" --align_weight=0
+    local part setting
+    for part in $ABLATIONS; do
+        case $part in
+        scft) setting=--scft=False ;;
+        adapter) setting=--use_adapter=False ;;
+        freeze) setting=--freeze_llm_table=False ;;
+        align) setting=--align_weight=0 ;;
+        *) echo "ABLATIONS: '$part' is not one of scft adapter freeze align" >&2 && exit 2 ;;
+        esac
+        run "wo-$part" "" --seed="$FIRST_SEED" "$setting"
+    done
 }
 baselines() {
     for variant in llm2x said; do
@@ -56,10 +84,11 @@ baselines() {
     done
 }
 summary() {
+    wait
     local summarize="$PYTHON benchmarks/summarize_runs.py --dataset=$DATASET"
     echo "## SASRec, mean +- std over seeds $SEEDS"
     $summarize --mean "$OUT"/SASRec-seed*
-    for model in GRU4Rec BERT4Rec; do
+    for model in $BACKBONES; do
         echo "## $model, seed $FIRST_SEED"
         $summarize --model="$model" "$OUT/$model-seed$FIRST_SEED"
     done
@@ -67,11 +96,16 @@ summary() {
     $summarize "$OUT/SASRec-seed$FIRST_SEED" "$OUT"/wo-* "$OUT/llm2x" "$OUT/said"
 }
 
-case "${1:-}" in
-main | backbones | ablations | baselines | summary) "$1" ;;
-all) main && backbones && ablations && baselines && summary ;;
-*)
-    echo "usage: $0 main|backbones|ablations|baselines|summary|all" >&2
+usage() {
+    echo "usage: $0 pretrain|main|backbones|ablations|baselines|summary|all ..." >&2
     exit 2
-    ;;
-esac
+}
+(($#)) || usage
+for target in "$@"; do
+    case $target in
+    pretrain | main | backbones | ablations | baselines | summary) "$target" ;;
+    all) pretrain && main && backbones && ablations && baselines && summary ;;
+    *) usage ;;
+    esac
+done
+wait
