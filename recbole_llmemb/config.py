@@ -32,6 +32,7 @@ class LLMEmbConfig(Config):
                 " (pip install -e .) so its properties/ folder is found"
             )
         backbone = getattr(model_class, "backbone", model_class).__name__
+        self._dropout_keys = tuple(getattr(model_class, "dropout_keys", ()))
         files = (
             [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []
         )
@@ -54,6 +55,10 @@ class LLMEmbConfig(Config):
         for key, default in self.internal_config_dict.items():
             if key in final:
                 final[key] = like_default(final[key], default)
+        # An LLMEmb model's own dropout: the plain backbone, built from the same files, keeps its own.
+        if final.get("llmemb_dropout_prob") is not None:
+            for key in self._dropout_keys:
+                final[key] = float(final["llmemb_dropout_prob"])
         return final
 
     def _set_eval_neg_sample_args(self, phase):

@@ -38,6 +38,7 @@ _NOT_IN_TRAINING_KEY = {
     "results_dir", "llmemb_cache_dir", "checkpoint_dir", "show_progress", "device", "gpu_id", "use_gpu",
     "state", "log_wandb", "wandb_project", "worker", "config_files", "stage", "baselines",
     "eval_batch_size", "report_negatives",
+    "llmemb_dropout_prob",  # it acts through the dropout keys it sets, which are in the key
 }  # fmt: skip
 _REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data files, not training
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.

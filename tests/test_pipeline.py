@@ -364,3 +364,27 @@ def test_a_number_written_as_int_or_float_is_one_setting_and_one_cache_key(base_
     assert key(["--align_weight=1.0", "--epochs=3.0"])[0] == as_int
     assert key(["--align_weight=1.5", "--epochs=3"])[0] != as_int
     assert key(["--align_weight=1", "--epochs=3.5"])[2] == 3.5  # not a whole number: left as given
+
+
+@pytest.mark.parametrize(
+    "name, keys", [("SASRec", ("hidden_dropout_prob", "attn_dropout_prob")), ("GRU4Rec", ("dropout_prob",))]
+)
+def test_llmemb_dropout_prob_sets_the_llmemb_models_dropout_and_not_the_plain_backbones(
+    base_config, name, keys
+):
+    from recbole_llmemb import BACKBONES
+
+    llmemb_class = BACKBONES[name]
+    settings = dict(base_config, llmemb_dropout_prob=0.05)
+    plain = pipeline.make_config(llmemb_class.backbone, "tiny", config_dict=settings)
+    llmemb = pipeline.make_config(llmemb_class, "tiny", config_dict=settings)
+    unset = pipeline.make_config(llmemb_class, "tiny", config_dict=base_config)
+    for key in keys:
+        assert llmemb[key] == 0.05 and plain[key] == unset[key] > 0.05
+    assert pipeline.pretrain_key(plain) == pipeline.pretrain_key(
+        pipeline.make_config(llmemb_class.backbone, "tiny", config_dict=base_config)
+    )
+    assert pipeline.config_key(llmemb) != pipeline.config_key(unset)
+    model = llmemb_class(llmemb, pipeline.load_data(llmemb)[1].dataset)
+    probabilities = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert probabilities == {0.05}

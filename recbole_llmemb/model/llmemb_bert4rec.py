@@ -9,6 +9,7 @@ class LLMEmbBERT4Rec(BERT4Rec):
     """BERT4Rec whose item rows are ``adapter(frozen LLM table)``; the [mask] row stays trainable."""
 
     embedding_size_key = "hidden_size"  # config key of the item embedding width
+    dropout_keys = ("hidden_dropout_prob", "attn_dropout_prob")  # what llmemb_dropout_prob sets
     backbone = BERT4Rec
 
     def __init__(self, config, dataset):

@@ -9,6 +9,7 @@ class LLMEmbGRU4Rec(GRU4Rec):
     """GRU4Rec whose ``item_embedding`` is ``adapter(frozen LLM table)``, for input and scoring."""
 
     embedding_size_key = "embedding_size"  # config key of the item embedding width
+    dropout_keys = ("dropout_prob",)  # what llmemb_dropout_prob sets
     backbone = GRU4Rec
 
     def __init__(self, config, dataset):

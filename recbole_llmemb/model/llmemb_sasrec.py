@@ -9,6 +9,7 @@ class LLMEmbSASRec(SASRec):
     """SASRec whose ``item_embedding`` is ``adapter(frozen LLM table)``, for input and scoring."""
 
     embedding_size_key = "hidden_size"  # config key of the item embedding width
+    dropout_keys = ("hidden_dropout_prob", "attn_dropout_prob")  # what llmemb_dropout_prob sets
     backbone = SASRec
 
     def __init__(self, config, dataset):
