@@ -57,8 +57,11 @@ class LLMEmbConfig(Config):
                 final[key] = like_default(final[key], default)
         # An LLMEmb model's own dropout: the plain backbone, built from the same files, keeps its own.
         if final.get("llmemb_dropout_prob") is not None:
+            probability = float(final["llmemb_dropout_prob"])
+            if not 0.0 <= probability < 1.0:
+                raise ValueError(f"llmemb_dropout_prob: must be in [0, 1) or ~, got {probability}")
             for key in self._dropout_keys:
-                final[key] = float(final["llmemb_dropout_prob"])
+                final[key] = probability
         return final
 
     def _set_eval_neg_sample_args(self, phase):

@@ -388,3 +388,5 @@ def test_llmemb_dropout_prob_sets_the_llmemb_models_dropout_and_not_the_plain_ba
     model = llmemb_class(llmemb, pipeline.load_data(llmemb)[1].dataset)
     probabilities = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
     assert probabilities == {0.05}
+    with pytest.raises(ValueError, match="llmemb_dropout_prob"):
+        pipeline.make_config(llmemb_class, "tiny", config_dict=dict(base_config, llmemb_dropout_prob=1.5))
