@@ -32,7 +32,6 @@ class LLMEmbConfig(Config):
                 " (pip install -e .) so its properties/ folder is found"
             )
         backbone = getattr(model_class, "backbone", model_class).__name__
-        self._dropout_keys = tuple(getattr(model_class, "dropout_keys", ()))
         files = (
             [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []
         )
@@ -60,7 +59,7 @@ class LLMEmbConfig(Config):
             probability = float(final["llmemb_dropout_prob"])
             if not 0.0 <= probability < 1.0:
                 raise ValueError(f"llmemb_dropout_prob: must be in [0, 1) or ~, got {probability}")
-            for key in self._dropout_keys:
+            for key in getattr(self.model_class, "dropout_keys", ()):
                 final[key] = probability
         return final
 
