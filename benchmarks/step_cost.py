@@ -6,6 +6,9 @@ trainer's loss. The alignment target is random (the cost does not depend on its 
 plain model needs training; the LLM table comes from the cache (or is built first).
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/step_cost.py --dataset=amazon-beauty --threads=1
+
+With a sampled-negative loss (``--config_files=properties/variants/one-negative.yaml``) a
+further row times LLMEmb with the whole table adapted every step, as before ``row_lookup``.
 """
 
 from __future__ import annotations
@@ -43,28 +46,36 @@ def main() -> None:
     parser.add_argument("--model", default="SASRec", choices=sorted(BACKBONES))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--config_files", default=None, help="comma-separated YAML files, as for the runner")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     llmemb_class = BACKBONES[args.model]
     settings = {"show_progress": False, "state": "WARNING"}
-    config = make_config(llmemb_class, args.dataset, None, settings)
+    files = args.config_files.split(",") if args.config_files else None
+    config = make_config(llmemb_class, args.dataset, files, settings)
     _, train_data, _, _ = load_data(config)
     batches = list(itertools.islice(train_data, args.steps + WARMUP))
     n_batches = len(train_data)
 
-    plain_config = make_config(llmemb_class.backbone, args.dataset, None, settings)
+    plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
     plain = CompatTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
     rows = [
         ("plain " + args.model, seconds_per_step(plain, batches, lambda b: (plain.model.calculate_loss(b),)))
     ]
     target = torch.randn(train_data.dataset.item_num, config[llmemb_class.embedding_size_key])
-    for name, weight in (("LLMEmb, no alignment", 0.0), ("LLMEmb, alignment", config["align_weight"])):
+    variants = [("LLMEmb, no alignment", 0.0, True), ("LLMEmb, alignment", config["align_weight"], True)]
+    if config["loss_type"] != "CE":
+        variants.append(("LLMEmb, alignment, whole table every step", config["align_weight"], False))
+    for name, weight, row_lookup in variants:
         config["align_weight"] = weight
         model = llmemb_class(config, train_data.dataset)
+        model.item_embedding.row_lookup = model.item_embedding.row_lookup and row_lookup
         rat = RATTrainer(config, model, align_target=target)
         rows.append((name, seconds_per_step(rat, batches, rat.rat_loss)))
 
-    print(f"{args.dataset}, {args.model}, {args.threads} thread(s), {n_batches} batches per epoch:")
+    print(
+        f"{args.dataset}, {args.model}, loss {config['loss_type']}, {args.threads} thread(s), {n_batches} batches per epoch:"
+    )
     print("| model | s / step | s / epoch (estimate) |")
     print("|---|---|---|")
     for name, seconds in rows:

@@ -14,6 +14,10 @@ class LLMItemEmbedding(nn.Module):
     extra rows (BERT4Rec's mask token) are trainable vectors of their own. The adapted table is
     computed once and reused until a parameter changes (an optimiser step) or the grad or
     train/eval mode changes: once per training step, once per evaluation.
+
+    With ``row_lookup`` (losses that score a few sampled items, not all of them) a training
+    step runs the adapter only on the distinct ids it looks up, or on those :meth:`prefetch` was
+    given: rows are independent, so the values are those of the full table at a fraction of the cost.
     """
 
     def __init__(
@@ -26,6 +30,7 @@ class LLMItemEmbedding(nn.Module):
         init_std: float = 0.02,
         id_residual: bool = False,
         item_scale: bool = False,
+        row_lookup: bool = False,
     ):
         super().__init__()
         if adapter is None and table.shape[1] != out_dim:
@@ -46,8 +51,11 @@ class LLMItemEmbedding(nn.Module):
         # (which plain SASRec ties to popularity) becomes free.
         self.log_scale = nn.Parameter(torch.zeros(table.shape[0], 1)) if item_scale else None
         self.out_dim = out_dim
+        self.row_lookup = row_lookup
         self._cache: torch.Tensor | None = None
         self._cache_key: tuple | None = None
+        self._rows: tuple[torch.Tensor, torch.Tensor] | None = None  # (sorted distinct ids, their rows)
+        self._rows_key: tuple | None = None
 
     @property
     def num_embeddings(self) -> int:
@@ -66,6 +74,45 @@ class LLMItemEmbedding(nn.Module):
             items = items * self.log_scale[1:].exp()
         return torch.cat([items.new_zeros(1, self.out_dim), items], dim=0)
 
+    def adapted_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """``[len(ids), out_dim]``: the rows of :attr:`weight` for ``ids``, computing only those."""
+        n_table = self.table.shape[0]
+        in_table = ids.clamp(max=n_table - 1)
+        rows = self.adapter(self.table[in_table])
+        if self.id_residual is not None:
+            rows = rows + self.id_residual[in_table]
+        if self.log_scale is not None:
+            rows = rows * self.log_scale[in_table].exp()
+        rows = rows.masked_fill((ids == 0).unsqueeze(-1), 0.0)
+        if self.extra is not None:
+            extra = self.extra[(ids - n_table).clamp(min=0, max=self.extra.shape[0] - 1)]
+            rows = torch.where((ids >= n_table).unsqueeze(-1), extra, rows)
+        return rows
+
+    def prefetch(self, ids: torch.Tensor) -> None:
+        """With ``row_lookup`` in training: adapt the distinct ``ids`` once for this step's lookups."""
+        if self._use_rows():
+            distinct = torch.unique(ids)
+            self._rows, self._rows_key = (distinct, self.adapted_rows(distinct)), self._state_key()
+
+    def _use_rows(self) -> bool:
+        # Evaluation scores every item: there the whole table, computed once, is cheaper.
+        return (
+            self.row_lookup
+            and self.training
+            and torch.is_grad_enabled()
+            and self._cache_key != self._state_key()
+        )
+
+    def _lookup_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        if self._rows is not None and self._rows_key == self._state_key():
+            distinct, rows = self._rows
+            where = torch.searchsorted(distinct, ids).clamp(max=distinct.shape[0] - 1)
+            if bool((distinct[where] == ids).all()):
+                return rows[where]
+        distinct, inverse = torch.unique(ids, return_inverse=True)
+        return self.adapted_rows(distinct)[inverse]
+
     @property
     def weight(self) -> torch.Tensor:
         key = self._state_key()
@@ -77,14 +124,17 @@ class LLMItemEmbedding(nn.Module):
         return self._cache
 
     def train(self, mode: bool = True):
-        self._cache = None
+        self._cache, self._rows = None, None
         return super().train(mode)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self._use_rows():
+            return self._lookup_rows(ids)
         return F.embedding(ids, self.weight)
 
     def extra_repr(self) -> str:
         frozen = "frozen" if not isinstance(self.table, nn.Parameter) else "trainable"
         hybrid = ", id_residual" if self.id_residual is not None else ""
         hybrid += ", item_scale" if self.log_scale is not None else ""
+        hybrid += ", row_lookup" if self.row_lookup else ""
         return f"table={tuple(self.table.shape)} ({frozen}), out_dim={self.out_dim}{hybrid}"

@@ -122,13 +122,19 @@ class RATTrainer(CompatTrainer):
 
     def rat_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
         """``(backbone loss, align_weight * alignment loss)`` for one batch."""
+        embedding = self.model.item_embedding
+        if hasattr(embedding, "prefetch"):
+            # One adapter pass over the batch's distinct items serves every lookup of this step.
+            fields = (self.model.ITEM_SEQ, self.model.ITEM_ID, self.model.NEG_ITEM_ID)
+            embedding.prefetch(torch.cat([interaction[f].flatten() for f in fields if f in interaction]))
         rec_loss = self.model.calculate_loss(interaction)
         if self.align_target is None or self.align_weight == 0:
             return rec_loss, rec_loss.new_zeros(())
         items = torch.cat([interaction[self.model.ITEM_SEQ].flatten(), interaction[self.model.ITEM_ID]])
         items = torch.unique(items)
         items = items[items > 0]
-        adapted = self.model.item_embedding.weight[items]
+        # Indexing .weight (not the lookup) under CE keeps recorded CE runs bit-reproducible.
+        adapted = embedding(items) if getattr(embedding, "row_lookup", False) else embedding.weight[items]
         align = alignment_loss(
             adapted, self.align_target[items], self.align_temperature, self.align_similarity
         )

@@ -164,3 +164,40 @@ def test_item_scale_starts_as_llmemb_and_changes_only_the_rows_norm():
     assert torch.allclose(row / row.norm(), before / before.norm(), atol=1e-6)
     assert torch.equal(scaled.weight[0], torch.zeros(4)) and torch.allclose(scaled.weight[4], plain.weight[4])
     assert make().log_scale is None and "item_scale" in repr(scaled)
+
+
+def test_row_lookup_gives_the_full_tables_rows_and_gradients():
+    ids = torch.tensor([[0, 3, 5, 3], [6, 1, 0, 2]])  # padding, repeats, BERT4Rec's extra token (6)
+    grads = []
+    for row_lookup in (False, True):
+        emb = make(n_extra_tokens=1, id_residual=True, item_scale=True, row_lookup=row_lookup).train()
+        with torch.no_grad():  # non-zero residual and scale, so both paths are exercised
+            emb.id_residual.normal_()
+            emb.log_scale.normal_()
+        out = emb(ids)
+        (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+        grads.append([p.grad.clone() for p in emb.parameters()])
+        assert torch.equal(out[0, 0], torch.zeros(4))
+        full = emb.weight.detach()
+        assert torch.allclose(out, full[ids], atol=1e-6)
+    for with_full, with_rows in zip(*grads, strict=True):
+        assert torch.allclose(with_full, with_rows, atol=1e-5)
+
+
+def test_row_lookup_adapts_only_the_prefetched_rows_once_per_step():
+    emb = make(n_items=50, row_lookup=True).train()
+    rows_seen = []
+    emb.adapter.register_forward_hook(lambda module, args, out: rows_seen.append(args[0].shape[0]))
+    optimiser = torch.optim.SGD(emb.parameters(), lr=0.1)
+    seq, pos, neg = torch.tensor([[0, 4, 7], [7, 9, 4]]), torch.tensor([9, 11]), torch.tensor([30, 4])
+    emb.prefetch(torch.cat([seq.flatten(), pos, neg]))
+    loss = (emb(seq).sum(1) * (emb(pos) - emb(neg))).sum()
+    assert rows_seen == [6]  # {0, 4, 7, 9, 11, 30}, one adapter pass, not 50 rows
+    loss.backward()
+    optimiser.step()
+    emb(torch.tensor([4]))  # after the step the prefetched rows are stale: recomputed
+    assert rows_seen == [6, 1]
+    emb.eval()
+    with torch.no_grad():
+        emb(torch.tensor([4]))  # evaluation scores every item: the whole table
+    assert rows_seen[-1] == 49

@@ -61,6 +61,40 @@ def test_rat_training_lowers_both_losses_and_keeps_table_frozen(base_config):
     assert not torch.equal(model.item_embedding.adapter[-1].weight, adapter)
 
 
+BPR = {"loss_type": "BPR", "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}}
+
+
+def test_one_negative_training_adapts_only_the_batch_rows_with_the_same_losses(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, align_weight=0.5, train_batch_size=4, **BPR)
+    emb = model.item_embedding
+    assert emb.row_lookup  # BPR scores a few items per example: no need for the whole table
+    trainer = RATTrainer(config, model, align_target=target)
+    model.eval()  # no dropout in the backbone; the embedding alone in training mode takes the row path
+    emb.train()
+    batch = next(iter(train))
+    rows_seen = []
+    emb.adapter.register_forward_hook(lambda module, args, out: rows_seen.append(args[0].shape[0]))
+    rec, align = trainer.rat_loss(batch)
+    distinct = torch.unique(
+        torch.cat([batch[f].flatten() for f in ("item_id_list", "item_id", "neg_item_id")])
+    )
+    assert rows_seen == [len(distinct)] and len(distinct) < emb.table.shape[0]  # one pass, batch items only
+    emb.eval()
+    assert torch.allclose(rec, model.calculate_loss(batch), atol=1e-5)
+    items = torch.unique(torch.cat([batch["item_id_list"].flatten(), batch["item_id"]]))
+    items = items[items > 0]
+    expected = 0.5 * alignment_loss(emb.weight[items], target[items], config["align_temperature"])
+    assert torch.allclose(align, expected, atol=1e-5)
+    assert not setup(base_config)[2].item_embedding.row_lookup  # CE scores every item: whole table
+
+
+def test_one_negative_rat_training_lowers_both_losses(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, align_weight=0.1, learning_rate=0.001, **BPR)
+    trainer = RATTrainer(config, model, align_target=target)
+    losses = [trainer._train_epoch(train, epoch) for epoch in range(8)]
+    assert losses[-1][0] < losses[0][0] and losses[-1][1] < losses[0][1]
+
+
 def test_unfrozen_table_trains(base_config):
     config, (_, train, _, _), model, target = setup(base_config, freeze_llm_table=False, align_weight=0.0)
     trainer = RATTrainer(config, model)

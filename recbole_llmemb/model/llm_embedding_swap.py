@@ -19,7 +19,8 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
     Without the adapter (``use_adapter: False``) the table is PCA'd straight to ``out_dim``.
     ``llm_table_norm`` conditions the PCA'd table first; ``item_id_residual`` adds a trainable
     per-item vector (the "LLMEmb + ID" hybrid, not the method); ``item_scale`` a trainable per-item
-    norm (one scalar per item, also not the method).
+    norm (one scalar per item, also not the method). Losses other than CE score only the looked-up
+    items, so there a training step adapts only those rows (``row_lookup``).
     """
     id2token = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])
     use_adapter = bool(config_get(config, "use_adapter", True))
@@ -40,4 +41,5 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         init_std=float(config_get(config, "initializer_range", 0.02)),
         id_residual=bool(config_get(config, "item_id_residual", False)),
         item_scale=bool(config_get(config, "item_scale", False)),
+        row_lookup=config_get(config, "loss_type", "CE") != "CE",
     )
