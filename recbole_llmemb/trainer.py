@@ -81,6 +81,10 @@ def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tenso
     return weight.float()
 
 
+# Model attributes naming the item-id fields a training batch may look up (BERT4Rec: the last three).
+LOOKUP_FIELDS = ("ITEM_SEQ", "ITEM_ID", "NEG_ITEM_ID", "MASK_ITEM_SEQ", "POS_ITEMS", "NEG_ITEMS")
+
+
 class RATTrainer(CompatTrainer):
     """Recommendation adaptation training: loss = backbone loss + ``align_weight`` * alignment.
 
@@ -125,8 +129,10 @@ class RATTrainer(CompatTrainer):
         embedding = self.model.item_embedding
         if hasattr(embedding, "prefetch"):
             # One adapter pass over the batch's distinct items serves every lookup of this step.
-            fields = (self.model.ITEM_SEQ, self.model.ITEM_ID, self.model.NEG_ITEM_ID)
-            embedding.prefetch(torch.cat([interaction[f].flatten() for f in fields if f in interaction]))
+            fields = {getattr(self.model, name) for name in LOOKUP_FIELDS if hasattr(self.model, name)}
+            embedding.prefetch(
+                torch.cat([interaction[f].flatten() for f in sorted(fields) if f in interaction])
+            )
         rec_loss = self.model.calculate_loss(interaction)
         if self.align_target is None or self.align_weight == 0:
             return rec_loss, rec_loss.new_zeros(())

@@ -88,6 +88,27 @@ def test_one_negative_training_adapts_only_the_batch_rows_with_the_same_losses(b
     assert not setup(base_config)[2].item_embedding.row_lookup  # CE scores every item: whole table
 
 
+@pytest.mark.parametrize("backbone", ["GRU4Rec", "BERT4Rec"])
+def test_one_negative_training_of_other_backbones_adapts_the_batch_rows_once(base_config, backbone):
+    cls = BACKBONES[backbone]
+    config = make_config(
+        cls, "tiny", config_dict={**base_config, "train_batch_size": 4, "align_weight": 0, **BPR}
+    )
+    data = load_data(config)
+    torch.manual_seed(0)
+    model = cls(config, data[1].dataset)
+    emb = model.item_embedding
+    rows_seen = []
+    emb.adapter.register_forward_hook(lambda module, args, out: rows_seen.append(args[0].shape[0]))
+    model.eval()
+    emb.train()
+    batch = next(iter(data[1]))
+    rec, _ = RATTrainer(config, model).rat_loss(batch)
+    assert len(rows_seen) == 1 and rows_seen[0] < emb.table.shape[0]
+    emb.eval()
+    assert torch.allclose(rec, model.calculate_loss(batch), atol=1e-5)
+
+
 def test_one_negative_rat_training_lowers_both_losses(base_config):
     config, (_, train, _, _), model, target = setup(base_config, align_weight=0.1, learning_rate=0.001, **BPR)
     trainer = RATTrainer(config, model, align_target=target)
