@@ -65,24 +65,24 @@ class LLMItemEmbedding(nn.Module):
         versions = tuple(p._version for p in self.parameters())
         return (self.training, torch.is_grad_enabled(), self.table.data_ptr(), versions)
 
+    def _adapt(self, index: slice | torch.Tensor) -> torch.Tensor:
+        """The table rows at ``index`` through the adapter (+ residual, * scale)."""
+        items = self.adapter(self.table[index])
+        if self.id_residual is not None:
+            items = items + self.id_residual[index]
+        if self.log_scale is not None:
+            items = items * self.log_scale[index].exp()
+        return items
+
     def adapted_table(self) -> torch.Tensor:
         """``[n_items, out_dim]``: zero padding row, then the adapter applied to every item."""
-        items = self.adapter(self.table[1:])
-        if self.id_residual is not None:
-            items = items + self.id_residual[1:]
-        if self.log_scale is not None:
-            items = items * self.log_scale[1:].exp()
+        items = self._adapt(slice(1, None))
         return torch.cat([items.new_zeros(1, self.out_dim), items], dim=0)
 
     def adapted_rows(self, ids: torch.Tensor) -> torch.Tensor:
         """``[len(ids), out_dim]``: the rows of :attr:`weight` for ``ids``, computing only those."""
         n_table = self.table.shape[0]
-        in_table = ids.clamp(max=n_table - 1)
-        rows = self.adapter(self.table[in_table])
-        if self.id_residual is not None:
-            rows = rows + self.id_residual[in_table]
-        if self.log_scale is not None:
-            rows = rows * self.log_scale[in_table].exp()
+        rows = self._adapt(ids.clamp(max=n_table - 1))
         rows = rows.masked_fill((ids == 0).unsqueeze(-1), 0.0)
         if self.extra is not None:
             extra = self.extra[(ids - n_table).clamp(min=0, max=self.extra.shape[0] - 1)]

@@ -127,7 +127,8 @@ class RATTrainer(CompatTrainer):
     def rat_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
         """``(backbone loss, align_weight * alignment loss)`` for one batch."""
         embedding = self.model.item_embedding
-        if hasattr(embedding, "prefetch"):
+        row_lookup = getattr(embedding, "row_lookup", False)
+        if row_lookup:
             # One adapter pass over the batch's distinct items serves every lookup of this step.
             fields = {getattr(self.model, name) for name in LOOKUP_FIELDS if hasattr(self.model, name)}
             embedding.prefetch(
@@ -140,7 +141,7 @@ class RATTrainer(CompatTrainer):
         items = torch.unique(items)
         items = items[items > 0]
         # Indexing .weight (not the lookup) under CE keeps recorded CE runs bit-reproducible.
-        adapted = embedding(items) if getattr(embedding, "row_lookup", False) else embedding.weight[items]
+        adapted = embedding(items) if row_lookup else embedding.weight[items]
         align = alignment_loss(
             adapted, self.align_target[items], self.align_temperature, self.align_similarity
         )

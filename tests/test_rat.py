@@ -9,8 +9,8 @@ from recbole_llmemb.pipeline import load_data, make_config
 from recbole_llmemb.trainer import RATTrainer
 
 
-def setup(base_config, **overrides):
-    cls = BACKBONES["SASRec"]
+def setup(base_config, backbone="SASRec", **overrides):
+    cls = BACKBONES[backbone]
     config = make_config(cls, "tiny", config_dict={**base_config, **overrides})
     data = load_data(config)
     torch.manual_seed(0)
@@ -90,19 +90,15 @@ def test_one_negative_training_adapts_only_the_batch_rows_with_the_same_losses(b
 
 @pytest.mark.parametrize("backbone", ["GRU4Rec", "BERT4Rec"])
 def test_one_negative_training_of_other_backbones_adapts_the_batch_rows_once(base_config, backbone):
-    cls = BACKBONES[backbone]
-    config = make_config(
-        cls, "tiny", config_dict={**base_config, "train_batch_size": 4, "align_weight": 0, **BPR}
+    config, (_, train, _, _), model, _ = setup(
+        base_config, backbone, train_batch_size=4, align_weight=0, **BPR
     )
-    data = load_data(config)
-    torch.manual_seed(0)
-    model = cls(config, data[1].dataset)
     emb = model.item_embedding
     rows_seen = []
     emb.adapter.register_forward_hook(lambda module, args, out: rows_seen.append(args[0].shape[0]))
     model.eval()
     emb.train()
-    batch = next(iter(data[1]))
+    batch = next(iter(train))
     rec, _ = RATTrainer(config, model).rat_loss(batch)
     assert len(rows_seen) == 1 and rows_seen[0] < emb.table.shape[0]
     emb.eval()
