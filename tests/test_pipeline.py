@@ -22,6 +22,7 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     md_path, csv_path, json_path, groups_png, tsne_png = paths[0], paths[1], paths[2], paths[3], paths[-1]
     table = open(md_path).read()
     assert "tail HR@10" in table and "head NDCG@10" in table
+    assert "- llm_pca_dim: 8" in table and "- freeze_llm_table: True" in table  # the switches this run used
     for png in (groups_png, tsne_png):
         assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert open(csv_path).readline().startswith("model,")
@@ -54,8 +55,9 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     assert again["llmemb"].test_results == outcome["llmemb"].test_results
     # An LLMEmb-only setting retrains LLMEmb, never the plain backbone.
     trained.clear()
-    pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1, align_weight=0.5))
+    ablation = pipeline.run_llmemb(backbone, "tiny", config_dict=dict(base_config, epochs=1, use_adapter=False))
     assert trained == [(backbone, False), (f"LLMEmb{backbone}", True)]
+    assert "- llm_pca_dim: embedding size (no adapter)" in open(ablation["results"][0]).read()
 
 
 def test_rat_aligns_to_the_pretrained_backbone(base_config, monkeypatch):
