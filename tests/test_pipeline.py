@@ -58,7 +58,7 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     no_adapter = dict(base_config, epochs=1, use_adapter=False)
     ablation = pipeline.run_llmemb(backbone, "tiny", config_dict=no_adapter)
     assert trained == [(backbone, False), (f"LLMEmb{backbone}", True)]
-    assert "- llm_pca_dim: embedding size" in open(ablation["results"][0]).read()
+    assert "- llm_pca_dim: 16" in open(ablation["results"][0]).read()  # tiny's embedding size, not 8
 
 
 def test_rat_aligns_to_the_pretrained_backbone(base_config, monkeypatch):
