@@ -20,8 +20,8 @@ from rank_diagnostics import load_model, rank_targets, top10_hits
 from scipy.stats import binomtest
 
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.pipeline import load_data
-from recbole_llmemb.popularity import PopularityGroups, training_item_popularity
+from recbole_llmemb.data import load_data
+from recbole_llmemb.evaluation.popularity import PopularityGroups, training_item_popularity
 
 
 def two_sided_sign_p(wins: int, losses: int) -> float:

@@ -22,11 +22,13 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+from ridge import popularity_r2
 from scipy.stats import spearmanr
 
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.pipeline import item_rows, load_data
-from recbole_llmemb.popularity import PopularityGroups, popularity_r2, training_item_popularity
+from recbole_llmemb.data import load_data
+from recbole_llmemb.evaluation.popularity import PopularityGroups, training_item_popularity
+from recbole_llmemb.training import item_rows
 from recbole_llmemb.utils import get_model
 
 NEIGHBOURS = 100

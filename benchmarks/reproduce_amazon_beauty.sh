@@ -18,7 +18,7 @@
 # default of a single run is 20, where LLMEmb-SASRec's full NDCG@10 gap to plain closes from
 # -9.9% to 0% over three seeds, see RESULTS.md "Training length"; the authors train up to 200
 # epochs with patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
-# files for every run, e.g. CONFIG=properties/variants/one-negative.yaml for the authors'
+# files for every run, e.g. CONFIG=one-negative for the authors'
 # one-negative training), EXTRA (more --key=value settings for every run), BACKBONES, ABLATIONS,
 # JOBS (runs at once, default 1; a GPU holds several: each then logs to $OUT/<run>/run.log, which
 # ends with its exit status).
@@ -81,7 +81,7 @@ ablations() {
 }
 baselines() {
     for variant in llm2x said; do
-        run "$variant" "properties/variants/$variant.yaml" --seed="$FIRST_SEED"
+        run "$variant" "$variant" --seed="$FIRST_SEED"
     done
 }
 summary() {

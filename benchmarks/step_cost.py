@@ -7,7 +7,7 @@ plain model needs training; the LLM table comes from the cache (or is built firs
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/step_cost.py --dataset=amazon-beauty --threads=1
 
-With a sampled-negative loss (``--config_files=properties/variants/one-negative.yaml``) a
+With a sampled-negative loss (``--config_files=one-negative``) a
 further row times LLMEmb with the whole table adapted every step, as before ``row_lookup``.
 """
 
@@ -20,8 +20,9 @@ import time
 import torch
 
 from recbole_llmemb import BACKBONES
-from recbole_llmemb.pipeline import load_data, make_config
-from recbole_llmemb.trainer import CompatTrainer, RATTrainer
+from recbole_llmemb.data import load_data
+from recbole_llmemb.quick_start import make_config, prepare_table
+from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 
 WARMUP = 5
 
@@ -53,12 +54,13 @@ def main() -> None:
     settings = {"show_progress": False, "state": "WARNING"}
     files = args.config_files.split(",") if args.config_files else None
     config = make_config(llmemb_class, args.dataset, files, settings)
-    _, train_data, _, _ = load_data(config)
+    dataset, train_data, _, _ = load_data(config)
+    prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)
     batches = list(itertools.islice(train_data, args.steps + WARMUP))
     n_batches = len(train_data)
 
     plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
-    plain = CompatTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
+    plain = LongTailTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
     rows = [
         ("plain " + args.model, seconds_per_step(plain, batches, lambda b: (plain.model.calculate_loss(b),)))
     ]

@@ -17,16 +17,19 @@ import sys
 import numpy as np
 from recbole.data import create_dataset
 from recbole.model.sequential_recommender import SASRec
+from ridge import popularity_r2, ridge_r2
 
+from recbole_llmemb.checkpoints import pretrained_checkpoint
+from recbole_llmemb.cli import parse_args
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.item_table import ItemTable, condition_table, reduce_pca
-from recbole_llmemb.pipeline import make_config, pretrained_checkpoint
-from recbole_llmemb.popularity import popularity_r2, ridge_r2
+from recbole_llmemb.llm.item_table import ItemTable, reduce_pca
+from recbole_llmemb.model.embedding_builder import condition_table
+from recbole_llmemb.quick_start import make_config
 
 
 def main(dataset: str, tables: list[str], settings: list[str]) -> None:
-    # RecBole's Config reads the --key=value settings from sys.argv itself (values typed as YAML).
-    config = make_config(SASRec, dataset)
+    # The --key=value settings as the runner reads them, so the plain model's key is the same.
+    config = make_config(SASRec, dataset, config_dict=parse_args(settings)[1])
     data = create_dataset(config)
     id2token = list(data.field2id_token["item_id"])
     popularity = np.bincount(np.asarray(data.inter_feat["item_id"]), minlength=len(id2token))[1:]

@@ -5,7 +5,31 @@ from . import compat
 compat.apply()
 
 from .config import LLMEmbConfig  # noqa: E402
+from .quick_start import (  # noqa: E402
+    build_table,
+    compare,
+    make_config,
+    objective_function,
+    run,
+    run_scft,
+    train_llmemb,
+    train_plain,
+)
 from .utils import BACKBONES, LLMEMB_MODELS, get_model, get_trainer  # noqa: E402
 
-__all__ = ["BACKBONES", "LLMEMB_MODELS", "LLMEmbConfig", "get_model", "get_trainer"]
-__version__ = "0.1.0"
+__all__ = [
+    "BACKBONES",
+    "LLMEMB_MODELS",
+    "LLMEmbConfig",
+    "build_table",
+    "compare",
+    "get_model",
+    "get_trainer",
+    "make_config",
+    "objective_function",
+    "run",
+    "run_scft",
+    "train_llmemb",
+    "train_plain",
+]
+__version__ = "0.2.0"

@@ -1,14 +1,22 @@
-"""RecBole Config that also loads the backbone's YAML and this plugin's ``properties/``."""
+"""RecBole Config that also loads the backbone's YAML and this package's ``properties/``."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import recbole
 from recbole.config import Config
 
-PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
+PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
+VARIANTS_DIR = os.path.join(PROPERTIES_DIR, "variants")
+
+# Options that were removed, and why: a run that still sets them is stopped rather than ignored.
+REMOVED_OPTIONS = {
+    "item_scale": (False, "a trainable norm per item never beat the default (RESULTS.md)"),
+    "adapter_experts": (0, "a mixture of adapters never beat the single adapter (RESULTS.md)"),
+}
 
 
 def drop_neutral(items: dict, neutral: dict) -> dict:
@@ -17,20 +25,49 @@ def drop_neutral(items: dict, neutral: dict) -> dict:
     return {k: v for k, v in items.items() if not (k in neutral and neutral[k] == v)}
 
 
+def resolve_config_files(files: Sequence[str] | None) -> list[str] | None:
+    """Config file paths as given, or a bundled variant: ``llm2x`` / ``properties/variants/llm2x.yaml``.
+
+    A path that exists is used as is; otherwise a name of ``properties/variants/`` (with or without
+    ``.yaml``) or a path under ``properties/`` is looked up in the installed package.
+    """
+    if not files:
+        return None
+    resolved = []
+    for file in files:
+        candidates = [file]
+        if file.startswith("properties" + os.sep) or file.startswith("properties/"):
+            candidates.append(os.path.join(os.path.dirname(PROPERTIES_DIR), file))
+        name = file if file.endswith(".yaml") else f"{file}.yaml"
+        candidates.append(os.path.join(VARIANTS_DIR, os.path.basename(name)))
+        found = next((path for path in candidates if os.path.isfile(path)), None)
+        if found is None:
+            variants = sorted(n[: -len(".yaml")] for n in os.listdir(VARIANTS_DIR) if n.endswith(".yaml"))
+            raise FileNotFoundError(
+                f"config_files: {file} not found; give a YAML path or a bundled variant ({', '.join(variants)})"
+            )
+        resolved.append(found)
+    return resolved
+
+
 class LLMEmbConfig(Config):
-    """Internal defaults, lowest priority first: RecBole's, then the backbone's RecBole YAML (for
+    """RecBole's Config with this package's defaults, built only from its arguments.
+
+    Internal defaults, lowest priority first: RecBole's, then the backbone's RecBole YAML (for
     ``LLMEmbBERT4Rec`` that is ``BERT4Rec.yaml``, which switches on ``mask_itemseq``), then ours:
     ``properties/overall.yaml``, ``properties/model/<backbone>.yaml``, ``<model>.yaml``,
-    ``properties/dataset/<dataset>.yaml``. Config files, command line and dicts still win.
+    ``properties/dataset/<dataset>.yaml``. Then config files, then ``config_dict``. Unlike RecBole's
+    Config it never reads ``sys.argv``: the command line reaches it as ``config_dict``.
     """
+
+    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None):
+        super().__init__(model, dataset, resolve_config_files(config_file_list), config_dict)
+
+    def _load_cmd_line(self):
+        return {}
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        if not os.path.isdir(PROPERTIES_DIR):
-            raise FileNotFoundError(
-                f"{PROPERTIES_DIR} not found: install recbole-llmemb from its source tree"
-                " (pip install -e .) so its properties/ folder is found"
-            )
         backbone = getattr(model_class, "backbone", model_class).__name__
         files = (
             [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []
@@ -49,7 +86,10 @@ class LLMEmbConfig(Config):
 
     def _get_final_config_dict(self):
         final = super()._get_final_config_dict()
-        # "--align_weight=1" parses to int 1 where the default is a float: without this, 1 and 1.0
+        for key, (neutral, reason) in REMOVED_OPTIONS.items():
+            if key in final and final[key] not in (None, neutral):
+                raise ValueError(f"{key}: this option was removed ({reason}); leave it out")
+        # "align_weight=1" parses to int 1 where the default is a float: without this, 1 and 1.0
         # would be two settings with two cache keys, and a cached model would be trained again.
         for key, default in self.internal_config_dict.items():
             if key in final:
@@ -65,7 +105,7 @@ class LLMEmbConfig(Config):
 
     def _set_eval_neg_sample_args(self, phase):
         # RecBole's uniN redraws negatives at every evaluation; run full-sort data loading and
-        # rank against fixed negatives instead (recbole_llmemb.sampled_negatives).
+        # rank against fixed negatives instead (recbole_llmemb.evaluation.fixed_negatives).
         mode = self.final_config_dict["eval_args"]["mode"]
         if isinstance(mode.get(phase), str) and mode[phase].startswith("uni"):
             self.final_config_dict["eval_negatives"] = int(mode[phase][3:])
@@ -91,7 +131,7 @@ def config_get(config, key: str, default=None):
 
 
 def cache_dir(config) -> str:
-    """Folder for this dataset's LLM tables: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
+    """Folder for this dataset's artifacts: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
     root = config_get(config, "llmemb_cache_dir") or os.path.join(
         config_get(config, "checkpoint_dir", "saved"), "llmemb"
     )

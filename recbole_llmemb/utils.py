@@ -1,4 +1,4 @@
-"""Model and trainer lookup: this plugin's classes first, then RecBole's."""
+"""Model and trainer lookup: this plugin's classes first, then RecBole's (as RecBole-GNN does)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
 from .model import LLMEmbBERT4Rec, LLMEmbGRU4Rec, LLMEmbSASRec
-from .trainer import CompatTrainer, RATTrainer
+from .trainer import LongTailTrainer, RATTrainer
 
 LLMEMB_MODELS = {cls.__name__: cls for cls in (LLMEmbSASRec, LLMEmbGRU4Rec, LLMEmbBERT4Rec)}
 BACKBONES = {cls.backbone.__name__: cls for cls in LLMEMB_MODELS.values()}
@@ -20,9 +20,21 @@ def get_model(model_name: str):
 
 
 def get_trainer(model_type, model_name: str):
-    """RATTrainer for LLMEmb models; for RecBole's models the trainer RecBole picks, with the
-    checkpoint fix when that is the plain ``Trainer``."""
+    """RATTrainer for LLMEmb models; for RecBole's models the trainer RecBole picks, with long-tail
+    evaluation and the checkpoint fix when that is the plain ``Trainer``."""
     if model_name in LLMEMB_MODELS:
         return RATTrainer
     trainer = recbole_get_trainer(model_type, model_name)
-    return CompatTrainer if trainer.__name__ == "Trainer" else trainer
+    return LongTailTrainer if trainer.__name__ == "Trainer" else trainer
+
+
+def llmemb_class(model_name: str):
+    """The LLMEmb class of a backbone name (``SASRec``) or of its own name (``LLMEmbSASRec``)."""
+    if model_name in LLMEMB_MODELS:
+        return LLMEMB_MODELS[model_name]
+    if model_name in BACKBONES:
+        return BACKBONES[model_name]
+    raise ValueError(
+        f"--model: '{model_name}' is not one of {sorted(BACKBONES)} (the comparison) or"
+        f" {sorted(LLMEMB_MODELS)} (LLMEmb alone)"
+    )

@@ -117,3 +117,15 @@ def base_config(tmp_path, data_root, tiny_llm) -> dict:
         "log_wandb": False,
         "state": "WARNING",
     }
+
+
+@pytest.fixture
+def llmemb_model():
+    """``build(config, data)``: the table stage for ``config``'s LLMEmb model, then the model itself."""
+    from recbole_llmemb.quick_start import prepare_table
+
+    def build(config, data):
+        prepare_table(config, data[0])
+        return config.model_class(config, data[1].dataset)
+
+    return build

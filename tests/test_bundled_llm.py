@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from recbole_llmemb.item_table import embed_prompts
-from recbole_llmemb.llm import bundled_llm_path, load_llm, resolve_llm_path
+from recbole_llmemb.llm.loading import bundled_llm_path, load_llm, resolve_llm_path
+from recbole_llmemb.llm.table_export import embed_prompts
 
 
 def test_bundled_llm_embeds_item_prompts():

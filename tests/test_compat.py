@@ -24,16 +24,15 @@ def test_numpy_aliases_that_recbole_config_reads_exist():
 
 
 def test_package_never_imports_recbole_quick_start():
-    code = "import sys, recbole_llmemb.pipeline, recbole_llmemb.cli; print('recbole.quick_start' in sys.modules, 'ray' in sys.modules)"
+    code = "import sys, recbole_llmemb.quick_start, recbole_llmemb.cli; print('recbole.quick_start' in sys.modules, 'ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
 
 def test_recbole_checkpoint_needs_and_gets_weights_only_false(tmp_path, base_config):
-    from recbole_llmemb.pipeline import make_config
-    from recbole_llmemb.utils import get_model
+    from recbole_llmemb.quick_start import make_config
 
-    config = make_config(get_model("SASRec"), "tiny", config_dict=base_config)
+    config = make_config("SASRec", "tiny", config_dict=base_config)
     path = tmp_path / "ckpt.pth"
     torch.save({"config": config, "state_dict": {"w": torch.ones(2)}}, path)
     with pytest.raises(Exception, match="weights_only"):

@@ -1,12 +1,16 @@
+import json
 import os
 
 import numpy as np
 import pytest
 import torch
 
-from recbole_llmemb import item_table
-from recbole_llmemb.item_table import ItemTable, build_llm_table, build_reduced_table, embed_prompts
-from recbole_llmemb.llm import load_llm
+from recbole_llmemb.config import cache_dir
+from recbole_llmemb.llm import table_export
+from recbole_llmemb.llm.item_table import ItemTable
+from recbole_llmemb.llm.loading import load_llm
+from recbole_llmemb.llm.table_export import embed_prompts
+from recbole_llmemb.llm.table_stage import MissingTableError, build_table, load_table, table_files
 
 TOKENS = [f"i{n}" for n in range(1, 31)]
 
@@ -14,6 +18,7 @@ TOKENS = [f"i{n}" for n in range(1, 31)]
 def table_config(base_config, **overrides):
     config = {
         "dataset": "tiny",
+        "model": "LLMEmbSASRec",
         "data_path": os.path.join(base_config["data_path"], "tiny"),
         "checkpoint_dir": base_config["checkpoint_dir"],
         "llm_path": base_config["llm_path"],
@@ -25,6 +30,16 @@ def table_config(base_config, **overrides):
     }
     config.update(overrides)
     return config
+
+
+def build_llm_table(config, tokens, show_progress=False):
+    """The un-reduced table of ``tokens`` built by the table stage, and its key."""
+    path = build_table(config, tokens, 0, show_progress=show_progress)
+    return ItemTable.load(path), table_files(config, tokens, 0).key
+
+
+def build_reduced_table(config, tokens, dim):
+    return ItemTable.load(build_table(config, tokens, dim, show_progress=False))
 
 
 def test_batched_length_sorted_embedding_equals_one_by_one(tiny_llm):
@@ -68,6 +83,9 @@ def test_save_is_atomic_and_round_trips(tmp_path):
     path = tmp_path / "t.npz"
     table.save(str(path))
     assert sorted(os.listdir(tmp_path)) == ["t.npz"]  # no temp file left behind
+    table.save(str(path), {"kind": "test"})
+    record = json.load(open(f"{path}.json"))
+    assert (record["kind"], record["items"], record["dim"], record["format_version"]) == ("test", 2, 2, 1)
     again = ItemTable.load(str(path))
     assert again.tokens == ["a", "b"] and np.array_equal(again.vectors, table.vectors)
 
@@ -80,7 +98,7 @@ def test_table_is_cached_and_reused_without_loading_the_llm(base_config, monkeyp
     def refuse(*args, **kwargs):
         raise AssertionError("the LLM was loaded although the table is cached")
 
-    monkeypatch.setattr(item_table, "load_llm", refuse)
+    monkeypatch.setattr(table_export, "load_llm", refuse)
     again, key_again = build_llm_table(config, TOKENS, show_progress=False)
     assert key_again == key and np.array_equal(again.vectors, table.vectors)
 
@@ -93,16 +111,8 @@ def test_cache_key_changes_with_prompts_and_llm_settings(base_config, override):
     _, key = build_llm_table(table_config(base_config), TOKENS, show_progress=False)
     changed, other = build_llm_table(table_config(base_config, **override), TOKENS, show_progress=False)
     assert other != key
-    assert (
-        len(
-            [
-                f
-                for f in os.listdir(item_table.cache_dir(table_config(base_config)))
-                if f.startswith("llm-table")
-            ]
-        )
-        == 2
-    )
+    tables = [f for f in os.listdir(cache_dir(table_config(base_config))) if f.startswith("llm-table")]
+    assert sorted(tables) == sorted(f"llm-table-{k}.npz{ext}" for k in (key, other) for ext in ("", ".json"))
 
 
 def test_cache_key_changes_with_llm_files(base_config, tmp_path):
@@ -133,7 +143,7 @@ def test_pca_reduces_caches_and_checks_dim(base_config):
     reduced = build_reduced_table(config, TOKENS, 8)
     assert reduced.vectors.shape == (30, 8) and reduced.tokens == TOKENS
     np.testing.assert_allclose(reduced.vectors.mean(axis=0), 0, atol=1e-4)  # PCA centres
-    files = [f for f in os.listdir(item_table.cache_dir(config)) if f.startswith("pca-")]
+    files = [f for f in os.listdir(cache_dir(config)) if f.startswith("pca-") and f.endswith(".npz")]
     assert len(files) == 1
     assert np.array_equal(build_reduced_table(config, TOKENS, 8).vectors, reduced.vectors)
     assert build_reduced_table(config, TOKENS, 0).dim == 32  # 0 keeps the LLM size
@@ -152,7 +162,7 @@ def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_con
         base_config, llm_batch_size=4, llm_checkpoint_every=2, llmemb_cache_dir=str(tmp_path / "other")
     )
     calls = []
-    original = item_table.pool
+    original = table_export.pool
 
     def interrupt_on_fifth_batch(*args):
         calls.append(1)
@@ -160,10 +170,10 @@ def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_con
             raise KeyboardInterrupt
         return original(*args)
 
-    monkeypatch.setattr(item_table, "pool", interrupt_on_fifth_batch)
+    monkeypatch.setattr(table_export, "pool", interrupt_on_fifth_batch)
     with pytest.raises(KeyboardInterrupt):
         build_llm_table(config, TOKENS, show_progress=False)
-    folder = item_table.cache_dir(config)
+    folder = cache_dir(config)
     assert [f for f in os.listdir(folder) if not f.startswith(".")] == [
         next(f for f in os.listdir(folder) if f.endswith(".partial.npz"))
     ]  # only the progress file: no table yet, no temp file
@@ -172,3 +182,26 @@ def test_interrupted_embedding_resumes_and_matches_an_uninterrupted_run(base_con
     assert len(calls) == 4  # 30 items in batches of 4: 8 batches, 4 saved before the interruption
     np.testing.assert_allclose(resumed.vectors, reference.vectors, atol=1e-5)
     assert not any(f.endswith(".partial.npz") for f in os.listdir(folder))
+
+
+def test_load_table_reads_the_table_stage_artifact_and_never_runs_the_llm(base_config, monkeypatch):
+    config = table_config(base_config)
+    command = "python run_recbole_llmemb.py --stage=table --model=LLMEmbSASRec --dataset=tiny"
+    with pytest.raises(MissingTableError, match=command) as missing:
+        load_table(config, TOKENS, 8)
+    assert len(str(missing.value).splitlines()) == 1
+    path = build_table(config, TOKENS, 8, show_progress=False)
+    assert json.load(open(f"{path}.json"))["inputs"]["llm_pca_dim"] == 8  # the record of its inputs
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_table ran the LLM")
+
+    monkeypatch.setattr(table_export, "load_llm", refuse)
+    assert np.array_equal(load_table(config, TOKENS, 8).vectors, ItemTable.load(path).vectors)
+    assert load_table(config, TOKENS, 0).dim == 32  # the raw table, built on the way
+    with pytest.raises(MissingTableError, match="--stage=table"):
+        load_table(config, TOKENS, 4)  # another PCA size: not built yet
+    explicit = load_table(dict(config, llmemb_table_file=path, llm_pca_dim=4), TOKENS, 4)
+    assert explicit.dim == 8  # a table named by the config is taken as it is
+    with pytest.raises(MissingTableError, match="llmemb_table_file"):
+        load_table(dict(config, llmemb_table_file=path + ".missing"), TOKENS, 8)

@@ -2,15 +2,18 @@ import pytest
 import torch
 from torch import nn
 
-from recbole_llmemb.adapter import Adapter, MixtureOfAdapters, adapter_from_config
-from recbole_llmemb.llm_item_embedding import LLMItemEmbedding
+from recbole_llmemb.model.adapter import Adapter
+from recbole_llmemb.model.embedding_builder import condition_table
+from recbole_llmemb.model.llm_item_embedding import LLMItemEmbedding
+from recbole_llmemb.model.variants import HybridLLMItemEmbedding
 
 
-def make(n_items=6, dim=8, out=4, **kwargs):
+def make(n_items=6, dim=8, out=4, hybrid=False, **kwargs):
     torch.manual_seed(0)
     table = torch.randn(n_items, dim)
     table[0] = 0
-    return LLMItemEmbedding(table, Adapter(dim, out, [dim // 2]), out, **kwargs)
+    embedding_class = HybridLLMItemEmbedding if hybrid else LLMItemEmbedding
+    return embedding_class(table, Adapter(dim, out, [dim // 2]), out, **kwargs)
 
 
 def test_weight_is_adapted_table_with_zero_padding_row():
@@ -103,33 +106,7 @@ def test_adapter_layernorm_option_and_bad_norm():
         Adapter(8, 4, [6], norm="batch")
 
 
-def test_mixture_of_adapters_starts_as_the_experts_mean_and_gates_per_item():
-    torch.manual_seed(0)
-    mixture = adapter_from_config({"adapter_experts": 3, "adapter_hidden_dims": []}, 8, 4)
-    assert isinstance(mixture, MixtureOfAdapters) and len(mixture.experts) == 3
-    x = torch.randn(5, 8)
-    mean = torch.stack([expert(x) for expert in mixture.experts]).mean(0)
-    assert torch.allclose(mixture(x), mean, atol=1e-6)  # zero gate: uniform weights
-    nn.init.normal_(mixture.gate.weight)
-    weights = mixture.gate_weights(x)
-    assert torch.allclose(weights.sum(-1), torch.ones(5))
-    assert not torch.allclose(weights[0], weights[1])  # each item its own blend
-    expected = sum(weights[:, [i]] * expert(x) for i, expert in enumerate(mixture.experts))
-    assert torch.allclose(mixture(x), expected, atol=1e-6)
-
-
-def test_adapter_experts_option():
-    assert isinstance(adapter_from_config({"adapter_experts": 0, "adapter_hidden_dims": [6]}, 8, 4), Adapter)
-    assert isinstance(adapter_from_config({}, 8, 4), Adapter)
-    with pytest.raises(ValueError, match="adapter_experts"):
-        adapter_from_config({"adapter_experts": -2}, 8, 4)
-    with pytest.raises(ValueError, match="adapter_experts"):
-        MixtureOfAdapters([Adapter(8, 4)], 8)
-
-
 def test_table_conditioning_centres_or_standardises_item_rows_only():
-    from recbole_llmemb.item_table import condition_table
-
     table = torch.cat([torch.zeros(1, 3), torch.randn(50, 3) * torch.tensor([5.0, 1.0, 0.1]) + 2], dim=0)
     assert torch.equal(condition_table(table, "none"), table)
     centred = condition_table(table, "center")
@@ -142,38 +119,21 @@ def test_table_conditioning_centres_or_standardises_item_rows_only():
 
 
 def test_id_residual_hybrid_starts_as_llmemb_and_trains_per_item():
-    plain, hybrid = make(), make(id_residual=True)
+    plain, hybrid = make(), make(hybrid=True)
     assert torch.allclose(plain.weight, hybrid.weight)  # zero start
     hybrid.weight[3].sum().backward()
     grad = hybrid.id_residual.grad
     assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
-    assert make().id_residual is None
-
-
-def test_item_scale_starts_as_llmemb_and_changes_only_the_rows_norm():
-    plain, scaled = make(), make(item_scale=True)
-    assert torch.allclose(plain.weight, scaled.weight)  # exp(0) = 1
-    assert sum(p.numel() for p in scaled.parameters()) - sum(p.numel() for p in plain.parameters()) == 6
-    scaled.weight[3].sum().backward()
-    grad = scaled.log_scale.grad
-    assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
-    with torch.no_grad():
-        scaled.log_scale[3] = 1.0
-    row, before = scaled.weight[3], plain.weight[3]
-    assert torch.allclose(row.norm(), before.norm() * torch.e)
-    assert torch.allclose(row / row.norm(), before / before.norm(), atol=1e-6)
-    assert torch.equal(scaled.weight[0], torch.zeros(4)) and torch.allclose(scaled.weight[4], plain.weight[4])
-    assert make().log_scale is None and "item_scale" in repr(scaled)
+    assert not hasattr(make(), "id_residual") and "id_residual" in repr(hybrid)
 
 
 def test_row_lookup_gives_the_full_tables_rows_and_gradients():
     ids = torch.tensor([[0, 3, 5, 3], [6, 1, 0, 2]])  # padding, repeats, BERT4Rec's extra token (6)
     grads = []
     for row_lookup in (False, True):
-        emb = make(n_extra_tokens=1, id_residual=True, item_scale=True, row_lookup=row_lookup).train()
-        with torch.no_grad():  # non-zero residual and scale, so both paths are exercised
+        emb = make(hybrid=True, n_extra_tokens=1, row_lookup=row_lookup).train()
+        with torch.no_grad():  # a non-zero residual, so the variant's path is exercised too
             emb.id_residual.normal_()
-            emb.log_scale.normal_()
         out = emb(ids)
         (out * torch.arange(out.numel()).view_as(out)).sum().backward()
         grads.append([p.grad.clone() for p in emb.parameters()])

@@ -6,15 +6,16 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_llmemb import BACKBONES
-from recbole_llmemb.longtail_evaluator import LongTailCollector, LongTailEvaluator
-from recbole_llmemb.pipeline import load_data, make_config, train_and_test
-from recbole_llmemb.popularity import (
+from recbole_llmemb.data import load_data
+from recbole_llmemb.evaluation.fixed_negatives import FixedNegatives
+from recbole_llmemb.evaluation.longtail import LongTailCollector, LongTailEvaluator
+from recbole_llmemb.evaluation.popularity import (
     PopularityGroups,
-    popularity_r2,
     training_history_lengths,
     training_item_popularity,
 )
-from recbole_llmemb.sampled_negatives import FixedNegatives
+from recbole_llmemb.quick_start import make_config
+from recbole_llmemb.training import train_and_test
 
 
 def sasrec_config(base_config, **overrides):
@@ -165,16 +166,3 @@ def test_uni_mode_maps_to_fixed_negatives_and_is_repeatable(base_config):
     # Same model, 10 negatives instead of all items: the target can only rank higher.
     assert first.test_result["hit@10"] >= full.test_result["hit@10"]
     assert first.test_result["ndcg@10"] > full.test_result["ndcg@10"]
-
-
-def test_popularity_r2_finds_popularity_in_rows_even_when_ids_are_sorted_by_it():
-    """Items sorted by popularity (as ids by first appearance roughly are): each block of
-    categories has its own popularity, so contiguous folds would test on unseen categories."""
-    rng = np.random.default_rng(0)
-    categories = np.repeat(np.arange(30), 40)  # ids grouped by category
-    level = np.sort(rng.uniform(0, 6, 30))[::-1]  # popular categories first
-    popularity = np.round(np.expm1(level[categories] + rng.normal(0, 0.1, len(categories))))
-    rows = np.eye(30)[categories] + rng.normal(0, 0.01, (len(categories), 30))
-    assert popularity_r2(rows, popularity) > 0.9
-    noise = rng.normal(size=rows.shape)
-    assert popularity_r2(noise, popularity) < 0.05

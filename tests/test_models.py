@@ -2,14 +2,16 @@ import pytest
 import torch
 
 from recbole_llmemb import BACKBONES
-from recbole_llmemb.llm_item_embedding import LLMItemEmbedding
-from recbole_llmemb.pipeline import load_data, make_config
+from recbole_llmemb.data import load_data
+from recbole_llmemb.model.llm_item_embedding import LLMItemEmbedding
+from recbole_llmemb.quick_start import make_config, prepare_table
 
 
 def build(base_config, backbone, **overrides):
     cls = BACKBONES[backbone]
     config = make_config(cls, "tiny", config_dict={**base_config, **overrides})
     data = load_data(config)
+    prepare_table(config, data[0])
     model = cls(config, data[1].dataset)
     return config, data, model
 

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from recbole_llmemb.prompts import GENERIC_INSTRUCTION, PromptTemplate, build_item_prompts, read_item_file
+from recbole_llmemb.llm.prompts import GENERIC_INSTRUCTION, PromptTemplate, build_item_prompts, read_item_file
 
 
 def write_items(tmp_path, text):

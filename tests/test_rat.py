@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from recbole_llmemb import BACKBONES
-from recbole_llmemb.alignment import alignment_loss
-from recbole_llmemb.pipeline import load_data, make_config
+from recbole_llmemb.data import load_data
+from recbole_llmemb.model.alignment_loss import alignment_loss
+from recbole_llmemb.quick_start import make_config, prepare_table
 from recbole_llmemb.trainer import RATTrainer
 
 
@@ -13,6 +14,7 @@ def setup(base_config, backbone="SASRec", **overrides):
     cls = BACKBONES[backbone]
     config = make_config(cls, "tiny", config_dict={**base_config, **overrides})
     data = load_data(config)
+    prepare_table(config, data[0])
     torch.manual_seed(0)
     model = cls(config, data[1].dataset)
     target = torch.randn(model.n_items, 16)
@@ -145,15 +147,10 @@ def test_adapter_learning_rate_gets_its_own_optimizer_group(base_config):
     assert len(RATTrainer(config, model).optimizer.param_groups) == 1
 
 
-def test_mixture_adapter_trains_its_gate_and_experts(base_config):
-    config, (_, train, _, _), model, _ = setup(
-        base_config, align_weight=0.0, adapter_experts=2, learning_rate=0.01
-    )
-    mixture = model.item_embedding.adapter
-    assert len(mixture.experts) == 2
-    before = {name: p.detach().clone() for name, p in mixture.named_parameters()}
-    trainer = RATTrainer(config, model)
-    losses = [trainer._train_epoch(train, epoch)[0] for epoch in range(6)]
-    assert losses[-1] < losses[0]
-    assert not torch.equal(mixture.gate.weight, before["gate.weight"])  # items leave the uniform blend
-    assert all(not torch.equal(p, before[name]) for name, p in mixture.named_parameters() if "weight" in name)
+def test_removed_variant_options_are_refused(base_config):
+    for option, value in (("adapter_experts", 4), ("item_scale", True)):
+        with pytest.raises(ValueError, match=f"{option}: this option was removed"):
+            make_config(BACKBONES["SASRec"], "tiny", config_dict={**base_config, option: value})
+    make_config(
+        BACKBONES["SASRec"], "tiny", config_dict={**base_config, "item_scale": False}
+    )  # neutral: fine

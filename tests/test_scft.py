@@ -6,21 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from recbole_llmemb.item_table import build_llm_table
-from recbole_llmemb.llm import load_llm
-from recbole_llmemb.prompts import PromptTemplate, dataset_attributes
-from recbole_llmemb.scft import (
-    SCFTSettings,
-    ViewSampler,
-    embed_texts,
-    run_scft,
-    sample_view,
-    scft_loss,
-    train_scft,
-)
+from recbole_llmemb.llm.item_table import ItemTable
+from recbole_llmemb.llm.loading import load_llm
+from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes
+from recbole_llmemb.llm.scft import run_scft
+from recbole_llmemb.llm.scft_loss import embed_texts, scft_loss
+from recbole_llmemb.llm.scft_settings import SCFTSettings
+from recbole_llmemb.llm.scft_trainer import train_scft
+from recbole_llmemb.llm.table_stage import build_table, table_files
+from recbole_llmemb.llm.views import ViewSampler, sample_view
 
 TOKENS = [f"i{n}" for n in range(1, 31)]
 TEMPLATE = PromptTemplate(instruction="the item has following attributes : \n", list_fields=["genre"])
+
+
+def build_llm_table(config, tokens, show_progress=False):
+    """The un-reduced table of ``tokens`` built by the table stage, and its key."""
+    path = build_table(config, tokens, 0, show_progress=show_progress)
+    return ItemTable.load(path), table_files(config, tokens, 0).key
 
 
 def scft_config(base_config, **overrides):
@@ -154,7 +157,13 @@ def test_interrupted_run_resumes_at_its_checkpoint_with_the_same_result(base_con
 
 def test_run_scft_is_cached_by_settings_and_changes_the_exported_table(base_config):
     config = scft_config(base_config)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    rng_before = torch.get_rng_state(), np.random.get_state()[1].copy()
     first = run_scft(config, TOKENS, show_progress=False)
+    # SCFT seeds its own RNG and loading the LLM draws from it; the caller's global RNG is untouched.
+    assert torch.equal(torch.get_rng_state(), rng_before[0])
+    assert np.array_equal(np.random.get_state()[1], rng_before[1])
     report = json.load(open(os.path.join(first.directory, "scft.json")))
     assert report["steps"] == 3 and report["items"] == 30
     assert set(report["view_retrieval_after"]) >= {"view_top1", "alignment", "uniformity"}
@@ -209,7 +218,7 @@ def test_bad_settings_name_the_option(base_config):
 
 
 def test_lora_on_the_last_layers_only(base_config):
-    from recbole_llmemb.scft import lora_model
+    from recbole_llmemb.llm.lora import lora_model
 
     model, _ = load_llm(base_config["llm_path"])  # 2 decoder layers
     wrapped = lora_model(model, SCFTSettings(lora_layers=1))

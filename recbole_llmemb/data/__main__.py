@@ -10,8 +10,10 @@ from collections.abc import Sequence
 import yaml
 
 from ..config import PROPERTIES_DIR
-from .atomic_files import MissingDatasetError
+from .convert import convert_dataset, settings_from_config
+from .errors import MissingDatasetError
 from .rawfiles import RawFileError
+from .stats import format_statistics, read_statistics, recbole_statistics
 
 DESCRIPTION = """\
 convert: read the public raw files of a dataset (default folder dataset/<name>/raw/) and write the
@@ -63,8 +65,6 @@ def dataset_settings(name: str, overrides: Sequence[str]) -> dict:
 
 
 def run_convert(name: str, raw_dir: str | None, out_dir: str | None, overrides: Sequence[str]) -> int:
-    from .convert import convert_dataset, settings_from_config
-
     settings = settings_from_config(dataset_settings(name, overrides))
     out_dir = out_dir or os.path.join("dataset", name)
     report = convert_dataset(name, raw_dir or os.path.join(out_dir, "raw"), out_dir, settings)
@@ -73,8 +73,6 @@ def run_convert(name: str, raw_dir: str | None, out_dir: str | None, overrides: 
 
 
 def run_stats(dataset: str, with_recbole: bool) -> int:
-    from .stats import format_statistics, read_statistics, recbole_statistics
-
     folder = dataset if os.path.isdir(dataset) else os.path.join("dataset", dataset)
     name = os.path.basename(os.path.normpath(folder))
     print(format_statistics(name, read_statistics(folder, name)))

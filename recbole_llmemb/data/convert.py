@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from ..atomic import atomic_write
+from ..atomic_write import atomic_write
 from ..config import config_get
 from . import amazon2014, amazon2018, movielens, yelp
-from .atomic_files import MissingDatasetError
+from .errors import MissingDatasetError
 from .interactions import InteractionLog
 from .kcore import kcore
 from .rawfiles import LineReport, RawFileError, RawFormat, check_encoding, find_raw_file

@@ -9,7 +9,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .atomic_files import MissingDatasetError
+from recbole.data import create_dataset
+from recbole.utils import get_model
+
+from ..config import LLMEmbConfig
+from .errors import MissingDatasetError
 
 
 @dataclass
@@ -132,24 +136,13 @@ def read_statistics(folder: str, name: str | None = None) -> DatasetStats:
 
 def recbole_statistics(folder: str, name: str | None = None, model: str = "SASRec") -> dict:
     """Counts as the pipeline's RecBole dataset sees them (our config and dataset YAML applied)."""
-    import sys
-
-    from recbole.data import create_dataset
-
-    from ..pipeline import make_config
-    from ..utils import get_model
-
     folder = os.path.normpath(folder)
     name = name or os.path.basename(folder)
-    argv, sys.argv = sys.argv, sys.argv[:1]  # RecBole's Config parses sys.argv
-    try:
-        config = make_config(
-            get_model(model),
-            name,
-            config_dict={"data_path": os.path.dirname(folder), "show_progress": False, "state": "ERROR"},
-        )
-    finally:
-        sys.argv = argv
+    config = LLMEmbConfig(
+        model=get_model(model),
+        dataset=name,
+        config_dict={"data_path": os.path.dirname(folder), "show_progress": False, "state": "ERROR"},
+    )
     with warnings.catch_warnings():
         # RecBole 1.2.1's loader warns about pandas chained assignment on every load.
         warnings.simplefilter("ignore", FutureWarning)

@@ -2,7 +2,7 @@
 
 from recbole.model.sequential_recommender.gru4rec import GRU4Rec
 
-from .llm_embedding_swap import build_llm_item_embedding
+from .embedding_builder import build_llm_item_embedding
 
 
 class LLMEmbGRU4Rec(GRU4Rec):

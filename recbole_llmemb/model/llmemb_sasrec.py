@@ -2,7 +2,7 @@
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from .llm_embedding_swap import build_llm_item_embedding
+from .embedding_builder import build_llm_item_embedding
 
 
 class LLMEmbSASRec(SASRec):

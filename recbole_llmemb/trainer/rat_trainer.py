@@ -1,70 +1,13 @@
-"""Trainers: RecBole's Trainer with the checkpoint fix, and the RAT trainer of LLMEmb."""
+"""RAT, the recommendation adaptation training of LLMEmb: backbone loss + alignment to a plain model."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from recbole.trainer import Trainer
 
-from .alignment import alignment_loss
-from .compat import CheckpointCompatMixin, load_recbole_checkpoint
-from .config import config_get
-from .longtail_evaluator import LongTailCollector, LongTailEvaluator
-from .popularity import PopularityGroups, training_history_lengths, training_item_popularity
-from .sampled_negatives import FixedNegatives
-
-
-class LongTailEvaluationMixin:
-    """Trainer mixin: long-tail metrics in every evaluation, and the fixed sampled protocol.
-
-    Popularity groups come from the training split given to ``fit`` (or ``set_popularity``);
-    ``eval_negatives: N`` ranks each target against N fixed negatives drawn from the dataset
-    given to ``set_eval_dataset`` (the dataset before the split).
-    """
-
-    def __init__(self, config, model, *args, **kwargs):
-        super().__init__(config, model, *args, **kwargs)
-        self.eval_collector = LongTailCollector(config)
-        self.evaluator = LongTailEvaluator(config)
-        self.eval_negatives = int(config_get(config, "eval_negatives", 0))
-        self.fixed_negatives: FixedNegatives | None = None
-
-    def set_popularity(self, train_data) -> PopularityGroups:
-        """Tail / head / groups from the training split's item popularity."""
-        popularity = training_item_popularity(train_data.dataset, self.model.n_items)
-        self.evaluator.groups = PopularityGroups.from_config(self.config, popularity)
-        self.evaluator.history_lengths = training_history_lengths(
-            train_data.dataset, train_data.dataset.user_num
-        )
-        return self.evaluator.groups
-
-    def set_eval_dataset(self, dataset) -> None:
-        """The dataset before the split: every user's items, excluded from the sampled negatives."""
-        if self.eval_negatives:
-            self.fixed_negatives = FixedNegatives.from_dataset(
-                dataset, self.eval_negatives, int(self.config["seed"])
-            )
-
-    def fit(self, train_data, valid_data=None, *args, **kwargs):
-        if self.evaluator.groups is None:
-            self.set_popularity(train_data)
-        return super().fit(train_data, valid_data, *args, **kwargs)
-
-    def _full_sort_batch_eval(self, batched_data):
-        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
-        if self.eval_negatives:
-            if self.fixed_negatives is None:
-                raise ValueError(
-                    "eval_negatives: call trainer.set_eval_dataset(dataset) with the dataset before the split"
-                )
-            keep = self.fixed_negatives.candidate_mask(interaction[self.config["USER_ID_FIELD"]].cpu())
-            keep[positive_u.cpu(), positive_i.cpu()] = True
-            scores = scores.masked_fill(~keep.to(scores.device), -np.inf)
-        return interaction, scores, positive_u, positive_i
-
-
-class CompatTrainer(LongTailEvaluationMixin, CheckpointCompatMixin, Trainer):
-    """RecBole's Trainer with long-tail evaluation, able to load its checkpoints under torch >= 2.6."""
+from ..compat import load_recbole_checkpoint
+from ..config import config_get
+from ..model.alignment_loss import alignment_loss
+from .longtail_trainer import LongTailTrainer
 
 
 def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tensor:
@@ -85,7 +28,7 @@ def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tenso
 LOOKUP_FIELDS = ("ITEM_SEQ", "ITEM_ID", "NEG_ITEM_ID", "MASK_ITEM_SEQ", "POS_ITEMS", "NEG_ITEMS")
 
 
-class RATTrainer(CompatTrainer):
+class RATTrainer(LongTailTrainer):
     """Recommendation adaptation training: loss = backbone loss + ``align_weight`` * alignment.
 
     The alignment target is the item table of the pretrained plain backbone
@@ -106,6 +49,12 @@ class RATTrainer(CompatTrainer):
                     " run the full pipeline or set align_weight: 0"
                 )
             align_target = pretrained_item_embedding(checkpoint, model.n_items)
+            size = model.item_embedding.weight.shape[1]
+            if align_target.shape[1] != size:
+                raise ValueError(
+                    f"pretrained_srs_file: {checkpoint} has item vectors of size {align_target.shape[1]},"
+                    f" this model {size}; train the plain backbone with the same embedding size"
+                )
         self.align_target = None if align_target is None else align_target.to(self.device)
 
     def _build_optimizer(self, **kwargs):

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .config import config_get
+from ..config import config_get
 
 logger = logging.getLogger(__name__)
 

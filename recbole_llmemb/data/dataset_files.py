@@ -6,12 +6,10 @@ import logging
 import os
 
 from ..config import config_get
+from .convert import convert_from_config, locate_raw_files, missing_files_message, settings_from_config
+from .errors import MissingDatasetError
 
 logger = logging.getLogger(__name__)
-
-
-class MissingDatasetError(FileNotFoundError):
-    """Neither a dataset's ``.inter`` file nor the raw files to convert it from are there."""
 
 
 def require_atomic_files(config) -> str:
@@ -29,13 +27,6 @@ def require_atomic_files(config) -> str:
                 f"dataset '{name}': {inter} not found; put the RecBole atomic files {name}.inter and"
                 f" {name}.item (item text for the prompts) in {folder}/, or set data_path"
             )
-        from .convert import (
-            convert_from_config,
-            locate_raw_files,
-            missing_files_message,
-            settings_from_config,
-        )
-
         settings = settings_from_config(config)
         _, missing = locate_raw_files(os.path.join(folder, "raw"), settings)
         if missing:

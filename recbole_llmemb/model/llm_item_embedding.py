@@ -10,8 +10,7 @@ from torch import nn
 class LLMItemEmbedding(nn.Module):
     """Drop-in for a backbone's ``item_embedding``: has ``.weight`` and ``forward(ids)``.
 
-    ``weight`` = ``[0; adapter(table[1:]) (+ id_residual) (* exp(log_scale)); extra tokens]``: the padding row stays zero and
-    extra rows (BERT4Rec's mask token) are trainable vectors of their own. The adapted table is
+    ``weight`` = ``[0; adapter(table[1:]); extra tokens]``: the padding row stays zero and extra rows (BERT4Rec's mask token) are trainable vectors of their own. The adapted table is
     computed once and reused until a parameter changes (an optimiser step) or the grad or
     train/eval mode changes: once per training step, once per evaluation.
 
@@ -28,8 +27,6 @@ class LLMItemEmbedding(nn.Module):
         freeze_table: bool = True,
         n_extra_tokens: int = 0,
         init_std: float = 0.02,
-        id_residual: bool = False,
-        item_scale: bool = False,
         row_lookup: bool = False,
     ):
         super().__init__()
@@ -45,11 +42,6 @@ class LLMItemEmbedding(nn.Module):
             self.table = nn.Parameter(table)
         self.adapter = adapter if adapter is not None else nn.Identity()
         self.extra = nn.Parameter(torch.randn(n_extra_tokens, out_dim) * init_std) if n_extra_tokens else None
-        # Zero start: the hybrid begins as plain LLMEmb and learns only what the table cannot express.
-        self.id_residual = nn.Parameter(torch.zeros(table.shape[0], out_dim)) if id_residual else None
-        # One log-scale per item, zero start: the row's direction stays the adapter's, only its norm
-        # (which plain SASRec ties to popularity) becomes free.
-        self.log_scale = nn.Parameter(torch.zeros(table.shape[0], 1)) if item_scale else None
         self.out_dim = out_dim
         self.row_lookup = row_lookup
         self._cache: torch.Tensor | None = None
@@ -66,13 +58,8 @@ class LLMItemEmbedding(nn.Module):
         return (self.training, torch.is_grad_enabled(), self.table.data_ptr(), versions)
 
     def _adapt(self, index: slice | torch.Tensor) -> torch.Tensor:
-        """The table rows at ``index`` through the adapter (+ residual, * scale)."""
-        items = self.adapter(self.table[index])
-        if self.id_residual is not None:
-            items = items + self.id_residual[index]
-        if self.log_scale is not None:
-            items = items * self.log_scale[index].exp()
-        return items
+        """The table rows at ``index`` through the adapter (variants add to this)."""
+        return self.adapter(self.table[index])
 
     def adapted_table(self) -> torch.Tensor:
         """``[n_items, out_dim]``: zero padding row, then the adapter applied to every item."""
@@ -134,7 +121,5 @@ class LLMItemEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         frozen = "frozen" if not isinstance(self.table, nn.Parameter) else "trainable"
-        hybrid = ", id_residual" if self.id_residual is not None else ""
-        hybrid += ", item_scale" if self.log_scale is not None else ""
-        hybrid += ", row_lookup" if self.row_lookup else ""
-        return f"table={tuple(self.table.shape)} ({frozen}), out_dim={self.out_dim}{hybrid}"
+        lookup = ", row_lookup" if self.row_lookup else ""
+        return f"table={tuple(self.table.shape)} ({frozen}), out_dim={self.out_dim}{lookup}"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
-from .config import config_get
+from ..config import config_get
 
 ACTIVATIONS = {"none": nn.Identity, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 NORMS = ("none", "layernorm")
@@ -58,41 +57,3 @@ class Adapter(nn.Sequential):
             dropout=float(config_get(config, "adapter_dropout", 0.0)),
             norm=config_get(config, "adapter_norm", "none"),
         )
-
-
-class MixtureOfAdapters(nn.Module):
-    """Adapters of one shape mixed per item by a softmax gate on its table row.
-
-    UniSRec's MoE adaptor idea (with Linear experts when ``adapter_hidden_dims`` is ``[]``): each
-    item picks its own blend of maps, which one shared adapter cannot give it. The gate starts at
-    zero, so training starts from the plain average of the experts. Unlike UniSRec, no noise is
-    added to the gate logits.
-    """
-
-    def __init__(self, experts: Sequence[nn.Module], in_dim: int):
-        super().__init__()
-        if len(experts) < 2:
-            raise ValueError(f"adapter_experts: a mixture needs at least 2 experts, got {len(experts)}")
-        self.experts = nn.ModuleList(experts)
-        self.gate = nn.Linear(in_dim, len(experts), bias=False)
-        nn.init.zeros_(self.gate.weight)
-
-    def gate_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """``[n, n_experts]`` mixing weights, rows summing to one."""
-        return torch.softmax(self.gate(x), dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs = torch.stack([expert(x) for expert in self.experts], dim=-1)  # [n, out, experts]
-        return (outputs * self.gate_weights(x).unsqueeze(-2)).sum(-1)
-
-
-def adapter_from_config(config, in_dim: int, out_dim: int) -> nn.Module:
-    """One :class:`Adapter`, or with ``adapter_experts`` > 1 a :class:`MixtureOfAdapters` of them."""
-    experts = int(config_get(config, "adapter_experts", 0) or 0)
-    if experts < 0:
-        raise ValueError(
-            f"adapter_experts: must be >= 0 (0 or 1: one adapter, N >= 2: a mixture), got {experts}"
-        )
-    if experts <= 1:
-        return Adapter.from_config(config, in_dim, out_dim)
-    return MixtureOfAdapters([Adapter.from_config(config, in_dim, out_dim) for _ in range(experts)], in_dim)

@@ -7,7 +7,8 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 
-from .atomic import atomic_write
+from ..atomic_write import atomic_write
+from .plots import plot_group_analysis, plot_tsne
 
 SPLITS = (("overall", ""), ("tail", "tail_"), ("head", "head_"))
 
@@ -55,8 +56,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def write_comparison(stem: str, results: Sequence, meta: Mapping[str, object]) -> list[str]:
     """Per test protocol P: ``<stem>-P.md``, ``.csv``, ``.json`` and ``-P-groups.png``; and one
     ``<stem>-tsne.png``. Returns the paths, the validation protocol's files first."""
-    from .plots import plot_group_analysis, plot_tsne
-
     paths = []
     for protocol in results[0].test_results:
         base = f"{stem}-{protocol}"
@@ -83,5 +82,7 @@ def write_comparison(stem: str, results: Sequence, meta: Mapping[str, object]) -
             f"{base}-groups.png", results, protocol, title=f"{meta.get('dataset', '')} ({protocol})"
         )
         paths += [f"{base}.md", f"{base}.csv", f"{base}.json", f"{base}-groups.png"]
-    plot_tsne(f"{stem}-tsne.png", [results[0], results[-1]], seed=int(meta.get("seed", 0) or 0))
+    # The first row (the plain backbone) beside the last (LLMEmb); one table when there is one row.
+    tables = [results[0], results[-1]] if len(results) > 1 else list(results)
+    plot_tsne(f"{stem}-tsne.png", tables, seed=int(meta.get("seed", 0) or 0))
     return [*paths, f"{stem}-tsne.png"]

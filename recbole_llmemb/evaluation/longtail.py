@@ -17,7 +17,7 @@ from recbole.evaluator import Collector, Evaluator
 from recbole.evaluator.base_metric import TopkMetric
 from recbole.evaluator.collector import DataStruct
 
-from .config import config_get
+from ..config import config_get
 from .popularity import PopularityGroups
 
 TARGETS = "longtail.target_item"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import config_get
+from ..config import config_get
 
 DEFAULT_GROUP_BOUNDS = (5, 10, 20, 40)
 
@@ -36,25 +36,6 @@ def training_history_lengths(train_dataset, n_users: int) -> np.ndarray:
     users = train_dataset.inter_feat[train_dataset.uid_field].numpy()
     rows = np.bincount(users, minlength=n_users)[:n_users]
     return np.where(rows > 0, rows + 1, 1)
-
-
-def ridge_r2(rows: np.ndarray, target: np.ndarray) -> float:
-    """5-fold cross-validated R^2 of a ridge regression from item rows to ``target`` (1 or more columns).
-
-    Folds are shuffled: item ids follow first appearance, which tracks popularity, so contiguous
-    folds would test on a popularity range the fit never saw and understate the R^2."""
-    # Imported here: only the diagnostics need it, and every training run imports this module.
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold, cross_val_score
-
-    split = KFold(5, shuffle=True, random_state=0)
-    ridge = RidgeCV(alphas=[1, 10, 100, 1000])
-    return float(cross_val_score(ridge, rows, target, cv=split, scoring="r2").mean())
-
-
-def popularity_r2(rows: np.ndarray, popularity: np.ndarray) -> float:
-    """How much of log(1 + popularity) a linear map of the item rows recovers (:func:`ridge_r2`)."""
-    return ridge_r2(rows, np.log1p(popularity))
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Evaluation: training popularity and tail groups, fixed sampled negatives, long-tail metrics."""

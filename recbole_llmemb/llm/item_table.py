@@ -1,0 +1,84 @@
+"""The LLM item table: one vector per item token, saved with a record of its inputs; PCA."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..atomic_write import atomic_write
+
+logger = logging.getLogger(__name__)
+
+TABLE_FORMAT_VERSION = 1
+
+
+@dataclass
+class ItemTable:
+    """Item vectors keyed by item token (not by RecBole's internal id, which depends on filtering)."""
+
+    tokens: list[str]
+    vectors: np.ndarray
+
+    def __post_init__(self):
+        if len(self.tokens) != len(self.vectors):
+            raise ValueError(f"{len(self.tokens)} tokens but {len(self.vectors)} vectors")
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def save(self, path: str, record: dict | None = None) -> None:
+        """Write atomically (temp file + rename); ``record`` (its inputs) goes to ``<path>.json`` first."""
+        if record is not None:
+            facts = {
+                "format_version": TABLE_FORMAT_VERSION,
+                "items": len(self.tokens),
+                "dim": self.dim,
+                **record,
+            }
+            with atomic_write(f"{path}.json") as handle:
+                json.dump(facts, handle, indent=2, sort_keys=True)
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors)
+
+    @classmethod
+    def load(cls, path: str) -> ItemTable:
+        with np.load(path) as data:
+            return cls(tokens=[str(t) for t in data["tokens"]], vectors=data["vectors"])
+
+    def to_internal_ids(self, id2token: Sequence[str]) -> torch.Tensor:
+        """Rows in RecBole's internal id order; row 0 ('[PAD]') is zero."""
+        position = {token: i for i, token in enumerate(self.tokens)}
+        missing = [t for t in id2token[1:] if t not in position]
+        if missing:
+            raise KeyError(f"{len(missing)} dataset items have no row in the item table, e.g. {missing[:3]}")
+        matrix = np.zeros((len(id2token), self.dim), dtype=np.float32)
+        rows = [position[t] for t in id2token[1:]]
+        matrix[1:] = self.vectors[rows]
+        return torch.from_numpy(matrix)
+
+
+def reduce_pca(table: ItemTable, dim: int, whiten: bool = False, seed: int = 0) -> ItemTable:
+    """PCA (scikit-learn) of the table to ``dim`` components."""
+    from sklearn.decomposition import PCA
+
+    limit = min(table.vectors.shape)
+    if not 0 < dim <= limit:
+        raise ValueError(
+            f"llm_pca_dim: {dim} must be between 1 and {limit} (items x LLM size of this table);"
+            " set llm_pca_dim to 0 to keep the full LLM size"
+        )
+    pca = PCA(n_components=dim, whiten=whiten, random_state=seed)
+    vectors = pca.fit_transform(table.vectors.astype(np.float64)).astype(np.float32)
+    logger.info(
+        "PCA %d -> %d keeps %.1f%% of the variance",
+        table.dim,
+        dim,
+        100 * float(pca.explained_variance_ratio_.sum()),
+    )
+    return ItemTable(table.tokens, vectors)

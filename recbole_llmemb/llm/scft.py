@@ -1,0 +1,134 @@
+"""The SCFT stage: LoRA-fine-tune the LLM contrastively on two attribute-dropped views of each item.
+
+Stage 1 of the method. Two views of an item keep random subsets of its attributes in random
+order; the loss pulls the views' pooled final hidden states together against the other items of
+the batch. Only LoRA weights train (peft). The run is an artifact: ``<cache>/scft-<key>/`` with
+the adapter in peft's format, keyed by (LLM, item attributes, prompt, settings), resumable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..atomic_write import atomic_write
+from ..config import cache_dir, config_get
+from .loading import llm_fingerprint, load_llm, resolve_llm_path
+from .prompts import PromptTemplate, dataset_attributes
+from .rng import isolated_rng
+from .scft_settings import SCFTSettings
+from .scft_trainer import train_scft
+from .view_retrieval import view_retrieval
+from .views import Attributes
+
+logger = logging.getLogger(__name__)
+
+
+def scft_enabled(config) -> bool:
+    return bool(config_get(config, "scft", True))
+
+
+def scft_key(
+    llm_fingerprint: str, prompts: Mapping[str, Attributes], template: PromptTemplate, settings
+) -> str:
+    """Changes with the LLM files, the items' attributes and rendering, and any SCFT setting."""
+    parts = [
+        llm_fingerprint,
+        sorted((token, list(map(list, pairs))) for token, pairs in prompts.items()),
+        template.instruction,
+        settings.key(),
+    ]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class SCFTOutcome:
+    """An SCFT run in the cache: its key and folder (``adapter/``, and ``scft.json`` once finished)."""
+
+    key: str
+    directory: str
+    report: dict | None = None
+
+    @property
+    def adapter_dir(self) -> str:
+        return os.path.join(self.directory, "adapter")
+
+    @property
+    def report_path(self) -> str:
+        return os.path.join(self.directory, "scft.json")
+
+    @property
+    def finished(self) -> bool:
+        return os.path.isfile(self.report_path) and os.path.isdir(self.adapter_dir)
+
+
+def scft_run(config, attributes: Mapping[str, Attributes]) -> SCFTOutcome:
+    """Where the SCFT run of ``config`` on these item attributes lives; nothing is computed."""
+    settings = SCFTSettings.from_config(config)
+    template = PromptTemplate.from_config(config)
+    key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings)
+    return SCFTOutcome(key, os.path.join(cache_dir(config), f"scft-{key}"))
+
+
+def run_scft(
+    config,
+    item_tokens: Sequence[str],
+    show_progress: bool = True,
+    attributes: dict[str, list[tuple[str, str]]] | None = None,
+) -> SCFTOutcome:
+    """SCFT on the dataset's item prompts, once per (LLM, prompts, settings); resumable.
+
+    ``attributes``: the items' attribute pairs when the caller has read them already
+    (``dataset_attributes``); otherwise they are read here.
+
+    Writes ``<cache>/scft-<key>/``: ``adapter/`` (peft, safetensors), ``loss.csv``,
+    ``checkpoint.pt`` and, last, ``scft.json`` (timing, loss, view retrieval before and after).
+    """
+    if attributes is None:
+        attributes = dataset_attributes(config, item_tokens)
+    outcome = scft_run(config, attributes)
+    if outcome.finished:
+        logger.info("SCFT: reusing %s", outcome.directory)
+        with open(outcome.report_path, encoding="utf-8") as handle:
+            outcome.report = json.load(handle)
+        return outcome
+
+    settings = SCFTSettings.from_config(config)
+    template = PromptTemplate.from_config(config)
+    llm_path = config_get(config, "llm_path")
+    device = config_get(config, "llm_device") or config_get(config, "device", "cpu")
+    logger.info(
+        "SCFT: fine-tuning %s on %d items, settings %s", resolve_llm_path(llm_path), len(attributes), settings
+    )
+    items = [attributes[t] for t in item_tokens]
+    with isolated_rng():
+        model, tokenizer = load_llm(llm_path, device)
+        before = view_retrieval(model, tokenizer, items, template, settings) if settings.eval_items else {}
+        result = train_scft(model, tokenizer, items, template, settings, outcome.directory, show_progress)
+        after = (
+            view_retrieval(result.model, tokenizer, items, template, settings) if settings.eval_items else {}
+        )
+    losses = result.losses
+    outcome.report = {
+        "items": len(items),
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "items_per_second": round(result.items_per_second, 2),
+        "loss_first": losses[0] if losses else None,
+        "loss_last_mean": float(np.mean(losses[-max(1, settings.checkpoint_every) :])) if losses else None,
+        "view_retrieval_before": before,
+        "view_retrieval_after": after,
+        "settings": dataclasses.asdict(settings),
+        "llm_path": resolve_llm_path(llm_path),
+    }
+    logger.info("SCFT done: %s", {k: v for k, v in outcome.report.items() if k != "settings"})
+    with atomic_write(outcome.report_path, "w") as handle:
+        json.dump(outcome.report, handle, indent=2)
+    return outcome

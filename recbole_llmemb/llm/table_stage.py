@@ -1,0 +1,159 @@
+"""The table stage: SCFT (when on), then the LLM item table and its PCA, written as artifacts.
+
+``build_table`` computes what is missing; ``load_table`` only reads (models call it: a model
+constructor never runs the LLM). Both find the files from the same keys, so a table built by
+``--stage=table`` is the one a model with the same settings loads. Each ``.npz`` has a
+``.npz.json`` beside it recording its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config import cache_dir, config_get
+from .item_table import ItemTable, reduce_pca
+from .loading import llm_fingerprint, resolve_llm_path
+from .pooling import check_pooling
+from .prompts import PromptTemplate, dataset_attributes, render_prompts
+from .rng import isolated_rng
+from .scft import SCFTOutcome, run_scft, scft_enabled, scft_run
+from .table_export import export_item_vectors
+
+logger = logging.getLogger(__name__)
+
+
+class MissingTableError(FileNotFoundError):
+    """A model needs an LLM item table that the table stage has not built."""
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class TableFiles:
+    """Where the table of one configuration lives, and what it is built from."""
+
+    prompts: dict[str, str]  # item token -> full prompt
+    scft: SCFTOutcome | None  # the SCFT run the LLM is fine-tuned by, when SCFT is on
+    key: str  # of the raw table
+    raw: str  # llm-table-<key>.npz: the LLM's pooled vectors
+    reduced: str | None  # pca-<key>.npz, or None when the table keeps the LLM size (dim 0)
+    dim: int
+    whiten: bool
+    seed: int
+
+
+def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict | None = None) -> TableFiles:
+    """The files of ``config``'s table of ``item_tokens`` reduced to ``dim`` (0: not reduced).
+
+    Reads the dataset's ``.item`` file for the prompts; runs nothing.
+    """
+    if attributes is None:
+        attributes = dataset_attributes(config, item_tokens)
+    prompts = render_prompts(attributes, PromptTemplate.from_config(config))
+    scft = scft_run(config, attributes) if scft_enabled(config) else None
+    pooling = check_pooling(config_get(config, "llm_pooling", "mean"))
+    parts = [
+        llm_fingerprint(config_get(config, "llm_path")),
+        sorted(prompts.items()),
+        pooling,
+        int(config_get(config, "llm_max_length", 128)),
+    ]
+    key = _key(*parts, scft.key) if scft else _key(*parts)
+    folder = cache_dir(config)
+    whiten = bool(config_get(config, "llm_pca_whiten", False))
+    seed = int(config_get(config, "seed", 0))
+    reduced = os.path.join(folder, f"pca-{_key(key, dim, whiten, seed)}.npz") if dim else None
+    raw = os.path.join(folder, f"llm-table-{key}.npz")
+    return TableFiles(prompts, scft, key, raw, reduced, dim, whiten, seed)
+
+
+def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool) -> ItemTable:
+    """The un-reduced table: from its file, or embedded now (after SCFT when it is on)."""
+    if os.path.isfile(files.raw):
+        logger.info("LLM item table: reusing %s", files.raw)
+        return ItemTable.load(files.raw)
+    tokens = list(files.prompts)
+    adapter_dir = None
+    if files.scft is not None:
+        adapter_dir = run_scft(config, tokens, show_progress, attributes).adapter_dir
+    partial = files.raw.replace(".npz", ".partial.npz")
+    vectors = export_item_vectors(config, files.prompts, partial, adapter_dir, show_progress)
+    table = ItemTable(tokens, vectors)
+    record = {
+        "kind": "llm_table",
+        "key": files.key,
+        "inputs": {
+            "llm_path": resolve_llm_path(config_get(config, "llm_path")),
+            "llm_fingerprint": llm_fingerprint(config_get(config, "llm_path")),
+            "scft_key": files.scft.key if files.scft else None,
+            "prompts_sha256": hashlib.sha256(json.dumps(sorted(files.prompts.items())).encode()).hexdigest(),
+            "llm_pooling": config_get(config, "llm_pooling", "mean"),
+            "llm_max_length": int(config_get(config, "llm_max_length", 128)),
+        },
+    }
+    table.save(files.raw, record)
+    if os.path.isfile(partial):
+        os.remove(partial)
+    logger.info("LLM item table: saved %s", files.raw)
+    return table
+
+
+def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: bool = True) -> str:
+    """Build what is missing of the table of ``item_tokens`` (SCFT, export, PCA); its file's path.
+
+    The global RNG is left as it was (:func:`isolated_rng`): cold or warm, what runs next starts alike.
+    """
+    attributes = dataset_attributes(config, item_tokens)  # read once: the prompts and SCFT's views
+    files = table_files(config, item_tokens, dim, attributes)
+    if files.reduced and os.path.isfile(files.reduced):
+        logger.info("LLM item table: reusing %s", files.reduced)
+        return files.reduced
+    with isolated_rng():
+        table = _raw_table(config, files, attributes, show_progress)
+    if not files.reduced or dim == table.dim:
+        return files.raw
+    reduced = reduce_pca(table, dim, files.whiten, files.seed)
+    record = {
+        "kind": "pca_table",
+        "key": files.key,
+        "inputs": {
+            "table": files.raw,
+            "llm_pca_dim": dim,
+            "llm_pca_whiten": files.whiten,
+            "seed": files.seed,
+        },
+    }
+    reduced.save(files.reduced, record)
+    return files.reduced
+
+
+def load_table(config, item_tokens: Sequence[str], dim: int) -> ItemTable:
+    """The table a model of ``config`` uses: ``llmemb_table_file``, or the table stage's file.
+
+    Runs no LLM. A missing table is a :class:`MissingTableError` naming the command that builds it.
+    """
+    explicit = config_get(config, "llmemb_table_file")
+    if explicit:
+        if not os.path.isfile(explicit):
+            raise MissingTableError(f"llmemb_table_file: {explicit} not found; give a table .npz that exists")
+        return ItemTable.load(explicit)
+    files = table_files(config, item_tokens, dim)
+    if files.reduced and os.path.isfile(files.reduced):
+        return ItemTable.load(files.reduced)
+    if os.path.isfile(files.raw):
+        table = ItemTable.load(files.raw)
+        if not files.reduced or table.dim == dim:
+            return table
+    missing = files.reduced or files.raw
+    raise MissingTableError(
+        f"LLM item table {missing} not found for these settings; build it first with: python"
+        f" run_recbole_llmemb.py --stage=table --model={config['model']} --dataset={config['dataset']}"
+        " (with the same settings), or set llmemb_table_file"
+    )

@@ -1,0 +1,1 @@
+"""The comparison report: tables (markdown, CSV, JSON) and plots."""
