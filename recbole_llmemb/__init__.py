@@ -15,7 +15,7 @@ from .quick_start import (  # noqa: E402
     train_llmemb,
     train_plain,
 )
-from .utils import BACKBONES, LLMEMB_MODELS, get_model, get_trainer  # noqa: E402
+from .utils import BACKBONES, LLMEMB_MODELS, get_model, get_trainer, register_model  # noqa: E402
 
 __all__ = [
     "BACKBONES",
@@ -27,6 +27,7 @@ __all__ = [
     "get_trainer",
     "make_config",
     "objective_function",
+    "register_model",
     "run",
     "run_scft",
     "train_llmemb",

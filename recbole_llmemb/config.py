@@ -68,6 +68,8 @@ class LLMEmbConfig(Config):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
+        if not os.path.isfile(os.path.join(PROPERTIES_DIR, "overall.yaml")):
+            raise FileNotFoundError(f"{PROPERTIES_DIR}/overall.yaml is missing: reinstall recbole-llmemb")
         backbone = getattr(model_class, "backbone", model_class).__name__
         files = (
             [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []

@@ -12,6 +12,18 @@ LLMEMB_MODELS = {cls.__name__: cls for cls in (LLMEmbSASRec, LLMEmbGRU4Rec, LLME
 BACKBONES = {cls.backbone.__name__: cls for cls in LLMEMB_MODELS.values()}
 
 
+def register_model(model_class) -> None:
+    """Make an LLMEmb subclass of another RecBole backbone known to the lookups, the API and the CLI's run.
+
+    ``model_class`` needs ``backbone`` (the RecBole class it extends) and ``embedding_size_key``.
+    """
+    for attribute in ("backbone", "embedding_size_key"):
+        if not hasattr(model_class, attribute):
+            raise ValueError(f"{model_class.__name__}: an LLMEmb model class needs the attribute '{attribute}'")
+    LLMEMB_MODELS[model_class.__name__] = model_class
+    BACKBONES[model_class.backbone.__name__] = model_class
+
+
 def get_model(model_name: str):
     """Class of ``model_name``: an LLMEmb model of this package, else RecBole's own."""
     if model_name in LLMEMB_MODELS:

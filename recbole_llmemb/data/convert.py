@@ -201,24 +201,7 @@ def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConvertSett
         [LineReport(inter_raw), LineReport(item_raw)],
     )
 
-    log = InteractionLog()
-    for user, item, timestamp, rating in fmt.read_interactions(inter_raw, settings.encoding, report.files[0]):
-        report.read += 1
-        if (settings.min_time is not None and timestamp < settings.min_time) or (
-            settings.end_time is not None and timestamp >= settings.end_time
-        ):
-            report.outside_dates += 1
-        elif settings.min_rating is not None and (rating is None or rating < settings.min_rating):
-            report.below_rating += 1
-        else:
-            log.add(user, item, timestamp, rating)
-    if not len(log):
-        raise RawFileError(
-            f"{inter_raw}: no usable interaction ({report.files[0].summary()}; {report.outside_dates:,}"
-            f" outside the dates, {report.below_rating:,} below the rating); check the file and the"
-            " convert_min_date, convert_max_date and convert_min_rating settings"
-        )
-
+    log = _read_interactions(inter_raw, settings, report)
     sequences, report.duplicates = log.user_sequences(settings.drop_duplicates)
     before = sum(len(rows) for rows in sequences.values())
     sequences, report.kcore_rounds = kcore(sequences, settings.kcore, item_of=log.items.__getitem__)
@@ -248,6 +231,30 @@ def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConvertSett
     )
     report.seconds = time.time() - start
     return report
+
+
+def _read_interactions(path: str, settings: ConvertSettings, report: ConversionReport) -> InteractionLog:
+    """The raw interactions inside the date and rating filters; what was dropped goes to ``report``."""
+    log = InteractionLog()
+    for user, item, timestamp, rating in settings.format.read_interactions(
+        path, settings.encoding, report.files[0]
+    ):
+        report.read += 1
+        if (settings.min_time is not None and timestamp < settings.min_time) or (
+            settings.end_time is not None and timestamp >= settings.end_time
+        ):
+            report.outside_dates += 1
+        elif settings.min_rating is not None and (rating is None or rating < settings.min_rating):
+            report.below_rating += 1
+        else:
+            log.add(user, item, timestamp, rating)
+    if not len(log):
+        raise RawFileError(
+            f"{path}: no usable interaction ({report.files[0].summary()}; {report.outside_dates:,}"
+            f" outside the dates, {report.below_rating:,} below the rating); check the file and the"
+            " convert_min_date, convert_max_date and convert_min_rating settings"
+        )
+    return log
 
 
 def _repeated(sequences: dict[int, list[int]], log: InteractionLog) -> int:
