@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import lzma
 import os
+import shutil
 
+from ..atomic_write import atomic_write
 from ..config import config_get
 from .convert import convert_from_config, locate_raw_files, missing_files_message, settings_from_config
 from .errors import MissingDatasetError
@@ -12,8 +15,24 @@ from .errors import MissingDatasetError
 logger = logging.getLogger(__name__)
 
 
+def unpack_shipped_files(folder: str, name: str) -> list[str]:
+    """Unpack ``<name>.inter.xz`` / ``<name>.item.xz`` (a copy shipped in the repository) where the
+    plain file is missing; the paths written. Each is written by temp file + rename."""
+    written = []
+    for kind in ("inter", "item"):
+        path = os.path.join(folder, f"{name}.{kind}")
+        if os.path.isfile(path) or not os.path.isfile(f"{path}.xz"):
+            continue
+        logger.info("dataset '%s': unpacking %s.xz (first use)", name, path)
+        with lzma.open(f"{path}.xz", "rb") as source, atomic_write(path, "wb") as target:
+            shutil.copyfileobj(source, target, length=1 << 20)
+        written.append(path)
+    return written
+
+
 def require_atomic_files(config) -> str:
-    """Path of ``<data_path>/<dataset>.inter``, converting ``<data_path>/raw/`` first if needed.
+    """Path of ``<data_path>/<dataset>.inter``, unpacking a shipped ``.xz`` copy or converting
+    ``<data_path>/raw/`` first if needed.
 
     Conversion happens when the dataset's YAML names a ``convert_format`` and its raw files are
     in ``<data_path>/raw/``. Otherwise a one-line error says which files to put where: RecBole
@@ -21,6 +40,7 @@ def require_atomic_files(config) -> str:
     """
     name, folder = config["dataset"], config["data_path"]
     inter = os.path.join(folder, f"{name}.inter")
+    unpack_shipped_files(folder, name)
     if not os.path.isfile(inter):
         if config_get(config, "convert_format") is None:
             raise MissingDatasetError(
