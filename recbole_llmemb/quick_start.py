@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from recbole.utils import init_logger
 
 from .checkpoints import llmemb_checkpoint, pretrained_checkpoint
-from .config import LLMEmbConfig
+from .config import LLMEmbConfig, cache_dir
 from .data import load_data
 from .llm.scft import run_scft as run_scft_stage
 from .llm.scft import scft_enabled
@@ -51,6 +51,12 @@ def prepare_table(llm_config, dataset) -> str:
 
 def _table(llm_config, data, timings: dict) -> str:
     """:func:`prepare_table`, timed into ``timings['llm_table_s']``."""
+    logger.info(
+        "Table stage: the LLM item table of %d items (SCFT %s), cache %s",
+        data[0].item_num - 1,
+        "on" if scft_enabled(llm_config) else "off",
+        cache_dir(llm_config),
+    )
     started = time.time()
     path = prepare_table(llm_config, data[0])
     timings["llm_table_s"] = round(time.time() - started, 1)

@@ -197,6 +197,7 @@ def cached_train_and_test(
         return train_and_test(config, model_class, data, scratch, **trainer_kwargs)
     partial = checkpoint.replace(".pth", ".partial.pth")
     resume = os.path.isfile(partial)
+    logger.info("%s: training (%d epochs at most) into %s", config["model"], config["epochs"], checkpoint)
     result = train_and_test(config, model_class, data, partial, resume=resume, **trainer_kwargs)
     # Rounded here as in the record, so a re-test's report shows the same seconds as this run's.
     result.seconds = round(result.seconds, 3)

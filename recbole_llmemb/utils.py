@@ -19,7 +19,9 @@ def register_model(model_class) -> None:
     """
     for attribute in ("backbone", "embedding_size_key"):
         if not hasattr(model_class, attribute):
-            raise ValueError(f"{model_class.__name__}: an LLMEmb model class needs the attribute '{attribute}'")
+            raise ValueError(
+                f"{model_class.__name__}: an LLMEmb model class needs the attribute '{attribute}'"
+            )
     LLMEMB_MODELS[model_class.__name__] = model_class
     BACKBONES[model_class.backbone.__name__] = model_class
 

@@ -46,12 +46,23 @@ def test_items_without_text_get_id_prompt_and_are_counted(tmp_path, caplog):
     assert prompts["a"].endswith("title is Red")
     assert prompts["b"].endswith("item id is b")
     assert prompts["c"].endswith("item id is c")
-    assert "2 of 3 items have no text" in caplog.text
+    assert "1 of 3 items have no row in" in caplog.text and "and 1 only empty text fields" in caplog.text
+    assert len(caplog.records) == 1  # one warning for all of them
 
 
-def test_missing_item_file_still_builds_prompts(tmp_path):
-    prompts = build_item_prompts(["a"], str(tmp_path / "absent.item"), PromptTemplate())
-    assert prompts == {"a": GENERIC_INSTRUCTION + "item id is a"}
+def test_missing_or_empty_item_file_is_a_one_line_error_naming_file_and_columns(tmp_path):
+    for template, columns in (
+        (PromptTemplate(), "every column but the id"),
+        (PromptTemplate(fields=["t"]), "t"),
+    ):
+        with pytest.raises(FileNotFoundError, match="absent.item not found") as missing:
+            build_item_prompts(["a"], str(tmp_path / "absent.item"), template)
+        assert columns in str(missing.value) and len(str(missing.value).splitlines()) == 1
+    header_only = write_items(tmp_path, "item_id:token\ttitle:token_seq\n")
+    with pytest.raises(ValueError, match=r"d\.item: no item rows under the header.*every column but the id"):
+        build_item_prompts(["a"], header_only, PromptTemplate())
+    with pytest.raises(ValueError, match="empty .item file"):
+        build_item_prompts(["a"], write_items(tmp_path, ""), PromptTemplate())
 
 
 def test_unknown_prompt_field_names_option(tmp_path):

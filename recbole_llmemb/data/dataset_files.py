@@ -52,7 +52,4 @@ def require_atomic_files(config) -> str:
         if missing:
             raise MissingDatasetError(missing_files_message(name, folder, settings, missing))
         convert_from_config(config, settings)
-    item = os.path.join(folder, f"{name}.item")
-    if not os.path.isfile(item):
-        logger.warning("%s not found: every item prompt will hold only the item id", item)
     return inter

@@ -5,18 +5,28 @@ from __future__ import annotations
 import logging
 
 from recbole.data import create_dataset, data_preparation
-from recbole.utils import init_seed
+from recbole.utils import ModelType, init_seed
 
+from .columns import settle_columns
 from .dataset_files import require_atomic_files
+from .file_order_dataset import FileOrderSequentialDataset
 
 logger = logging.getLogger(__name__)
 
 
 def load_data(config):
-    """``(dataset, train, valid, test)`` for ``config``, seeded; fails early if files are missing."""
+    """``(dataset, train, valid, test)`` for ``config``, seeded; fails early if files are missing.
+
+    Without a YAML, the columns come from the ``.inter`` header; without a time column each
+    user's items keep their file order.
+    """
     require_atomic_files(config)
+    has_time = settle_columns(config)
     init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
+    if has_time or config["MODEL_TYPE"] != ModelType.SEQUENTIAL:
+        dataset = create_dataset(config)
+    else:
+        dataset = FileOrderSequentialDataset(config)
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     return dataset, train_data, valid_data, test_data

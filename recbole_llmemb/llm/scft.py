@@ -105,7 +105,11 @@ def run_scft(
     llm_path = config_get(config, "llm_path")
     device = config_get(config, "llm_device") or config_get(config, "device", "cpu")
     logger.info(
-        "SCFT: fine-tuning %s on %d items, settings %s", resolve_llm_path(llm_path), len(attributes), settings
+        "SCFT: fine-tuning %s on %d items into %s, settings %s",
+        resolve_llm_path(llm_path),
+        len(attributes),
+        outcome.directory,
+        settings,
     )
     items = [attributes[t] for t in item_tokens]
     with isolated_rng():

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..atomic_write import atomic_write
+from ..progress import progress
 from .lora import lora_model
 from .prompts import PromptTemplate
 from .scft_loss import embed_texts, scft_loss
@@ -153,7 +153,7 @@ class SCFTTrainer:
         """Train to ``total`` steps (from where ``resume`` left off); ``on_step(step, loss)`` after each."""
         accumulation = self.settings.gradient_accumulation
         started, items_seen = time.time(), 0
-        progress = tqdm(
+        bar = progress(
             total=self.total, initial=self.step, desc="SCFT", unit="step", disable=not show_progress
         )
         while self.step < self.total:
@@ -169,14 +169,14 @@ class SCFTTrainer:
                 items_seen += items
                 self.step += 1
                 self.losses.append(loss)
-                progress.update(1)
-                progress.set_postfix(loss=f"{loss:.4f}", tau=f"{self.log_tau.exp().item():.3f}")
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", tau=f"{self.log_tau.exp().item():.3f}")
                 if self.step % max(1, self.settings.checkpoint_every) == 0 or self.step == self.total:
                     self._log_progress()
                     self.save_checkpoint()
                 if on_step is not None:
                     on_step(self.step, loss)
-        progress.close()
+        bar.close()
         seconds = time.time() - started
         rate = items_seen / seconds if seconds > 0 else 0.0
         return SCFTResult(self.save_outputs(), self.losses, self.step, seconds, rate, model=self.model)

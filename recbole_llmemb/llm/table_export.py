@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..atomic_write import atomic_write
 from ..config import config_get
+from ..progress import progress
 from .loading import load_finetuned_llm, load_llm, resolve_llm_path
 from .pooling import pool
 
@@ -48,7 +48,9 @@ def embed_prompts(
         out[done] = vectors[done]
     order = np.array([i for i in np.argsort(lengths, kind="stable") if not done[i]], dtype=np.int64)
     batches = range(0, len(order), batch_size)
-    for n, start in enumerate(tqdm(batches, desc="Embedding items", unit="batch", disable=not show_progress)):
+    for n, start in enumerate(
+        progress(batches, desc="Embedding items", unit="batch", disable=not show_progress)
+    ):
         index = order[start : start + batch_size]
         batch = tokenizer(
             [prompts[i] for i in index],

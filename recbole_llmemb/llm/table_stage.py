@@ -84,6 +84,7 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
     if files.scft is not None:
         adapter_dir = run_scft(config, tokens, show_progress, attributes).adapter_dir
     partial = files.raw.replace(".npz", ".partial.npz")
+    logger.info("LLM item table: building %s", files.raw)
     vectors = export_item_vectors(config, files.prompts, partial, adapter_dir, show_progress)
     table = ItemTable(tokens, vectors)
     record = {
@@ -119,6 +120,7 @@ def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: boo
         table = _raw_table(config, files, attributes, show_progress)
     if not files.reduced or dim == table.dim:
         return files.raw
+    logger.info("LLM item table: PCA to %d dimensions into %s", dim, files.reduced)
     reduced = reduce_pca(table, dim, files.whiten, files.seed)
     record = {
         "kind": "pca_table",

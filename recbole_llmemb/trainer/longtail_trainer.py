@@ -10,6 +10,7 @@ from ..config import config_get
 from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
+from ..progress import RecBoleProgressMixin
 
 
 class LongTailEvaluationMixin:
@@ -61,5 +62,6 @@ class LongTailEvaluationMixin:
         return interaction, scores, positive_u, positive_i
 
 
-class LongTailTrainer(LongTailEvaluationMixin, CheckpointCompatMixin, Trainer):
-    """RecBole's Trainer with long-tail evaluation; loads its checkpoints under torch >= 2.6, saves them atomically."""
+class LongTailTrainer(LongTailEvaluationMixin, RecBoleProgressMixin, CheckpointCompatMixin, Trainer):
+    """RecBole's Trainer with long-tail evaluation and followable progress; loads its checkpoints under
+    torch >= 2.6 and saves them atomically."""
