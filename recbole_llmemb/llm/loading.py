@@ -85,7 +85,16 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
     else:
         directory, kwargs = path, {}
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, **kwargs)
-    model = AutoModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32, **kwargs)
+    model, loading = AutoModel.from_pretrained(
+        directory, local_files_only=True, dtype=torch.float32, output_loading_info=True, **kwargs
+    )
+    if loading["missing_keys"]:
+        # transformers fills what it cannot map with random weights: the table would be noise.
+        missing = sorted(loading["missing_keys"])
+        raise ValueError(
+            f"llm_path: {path}: {len(missing)} weights of the model are not in the checkpoint (e.g."
+            f" {missing[0]}); this transformers version cannot read it: upgrade transformers"
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
