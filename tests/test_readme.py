@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,3 +30,17 @@ def test_python_api_example_runs_to_a_result(base_config, capsys):
         and 0.0 <= best_valid <= 1.0
         and 0.0 <= hit <= 1.0
     )
+
+
+def test_main_job_command_runs_as_written_on_the_tiny_data(base_config, tmp_path):
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    install_and_run = next(line for line in text.splitlines() if "python run_recbole_llmemb.py" in line)
+    command = install_and_run.split("&&")[-1].split()
+    assert command[:2] == ["python", "run_recbole_llmemb.py"] and "--dataset=ml-100k" in command
+    settings = [f"--{key}={value}" for key, value in dict(base_config, epochs=1).items() if key != "load_col"]
+    settings.append("--load_col={'inter':['user_id','item_id','timestamp']}")
+    argv = [sys.executable, os.path.join(ROOT, command[1])]
+    argv += [a.replace("--dataset=ml-100k", "--dataset=tiny") for a in command[2:]] + settings
+    job = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert job.returncode == 0, job.stderr[-2000:]
+    assert "| SASRec |" in job.stdout and "| LLMEmbSASRec |" in job.stdout
