@@ -11,26 +11,25 @@
 #              LLM table: scft_seed is fixed; the seed varies the recommender and the sampled negatives)
 #   backbones  $BACKBONES (default GRU4Rec and BERT4Rec) plain vs LLMEmb (first seed)
 #   ablations  $ABLATIONS (default all four: w/o scft, adapter, freeze, align; SASRec, first seed)
-#   baselines  LLM2X and SAID-style (properties/variants/, SASRec, first seed)
+#   baselines  LLM2X and SAID-style (the llm2x and said variants, SASRec, first seed)
 #   summary    the tables, printed as markdown (mean +- std over the seeds for main)
 #
-# Settings: EPOCHS (default 8, what a 2-core CPU affords for the whole set; the amazon-beauty
-# default of a single run is 20, where LLMEmb-SASRec's full NDCG@10 gap to plain closes from
-# -9.9% to 0% over three seeds, see RESULTS.md "Training length"; the authors train up to 200
-# epochs with patience 20), SEEDS (default "2020 2021 2022"), OUT (default results/reproduce), CONFIG (config
-# files for every run, e.g. CONFIG=one-negative for the authors'
-# one-negative training), EXTRA (more --key=value settings for every run), BACKBONES, ABLATIONS,
+# Settings: EPOCHS (default 20, the amazon-beauty default and the regime of RESULTS.md; at 8
+# LLMEmb-SASRec is still 9.9% behind plain under full ranking, docs/experiments/levers.md; the
+# authors train up to 200 epochs with patience 20), SEEDS (default "2020 2021 2022"), OUT (default
+# results/reproduce), CONFIG (config files or variants for every run, e.g. CONFIG=one-negative for
+# the authors' one-negative training), EXTRA (more --key=value settings for every run), BACKBONES, ABLATIONS,
 # JOBS (runs at once, default 1; a GPU holds several: each then logs to $OUT/<run>/run.log, which
 # ends with its exit status).
-# Needs dataset/amazon-beauty/ (see README, "Datasets"). One amazon-beauty LLMEmb run takes about
-# 40-110 minutes on one CPU thread at 8 epochs; a killed run resumes when re-run. On one H200,
+# amazon-beauty ships in dataset/amazon-beauty/. One amazon-beauty LLMEmb-SASRec run takes 50-85
+# minutes on this 2-core CPU at 20 epochs; a killed run resumes when re-run. On one H200,
 # JOBS=16 EPOCHS=20: the three SASRec seeds, three ablations and both baselines in about 9 minutes
 # of training (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
 DATASET=amazon-beauty
-EPOCHS=${EPOCHS:-8}
+EPOCHS=${EPOCHS:-20}
 SEEDS=${SEEDS:-2020 2021 2022}
 OUT=${OUT:-results/reproduce}
 EXTRA=${EXTRA:-}

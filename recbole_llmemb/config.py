@@ -14,8 +14,8 @@ VARIANTS_DIR = os.path.join(PROPERTIES_DIR, "variants")
 
 # Options that were removed, and why: a run that still sets them is stopped rather than ignored.
 REMOVED_OPTIONS = {
-    "item_scale": (False, "a trainable norm per item never beat the default (RESULTS.md)"),
-    "adapter_experts": (0, "a mixture of adapters never beat the single adapter (RESULTS.md)"),
+    "item_scale": (False, "a trainable norm per item never beat the default, docs/experiments/levers.md"),
+    "adapter_experts": (0, "a mixture of adapters never beat the single adapter, docs/experiments/levers.md"),
 }
 
 
