@@ -1,47 +1,47 @@
-"""Where trained models are cached, under a key of the settings that shape their training."""
+"""Where trained models are cached, under a key of everything that shapes their training.
+
+A key holds the settings (runtime and reporting ones left out) and the contents of the inputs:
+the ``.inter`` file for every model; for an LLMEmb model also its item table's key (which holds
+the LLM, SCFT and item text) and its alignment target's key. Paths never enter a key, so a
+copied dataset, model or ``saved/`` folder is reused, and an edited file never is.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
-from .config import cache_dir, drop_neutral
-from .llm.loading import llm_fingerprint
+from .config import cache_dir
+from .fingerprints import dataset_fingerprint, file_sha256, key_of
+from .records import read_record
 
-# Runtime and reporting settings: they never change what a model learns (left out of cache keys).
+# Runtime and reporting settings, and paths whose contents enter the key instead of their names.
 _NOT_IN_TRAINING_KEY = {
     "results_dir", "llmemb_cache_dir", "checkpoint_dir", "show_progress", "device", "gpu_id", "use_gpu",
-    "state", "log_wandb", "wandb_project", "worker",
-    "eval_batch_size", "report_negatives",
+    "state", "log_wandb", "wandb_project", "worker", "eval_batch_size", "report_negatives",
+    "data_path", "llm_path", "pretrained_srs_file", "llmemb_table_file",
     "llmemb_dropout_prob",  # it acts through the dropout keys it sets, which are in the key
 }  # fmt: skip
 _REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data files, not training
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
 _LLMEMB_ONLY_PREFIXES = (
-    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "pretrained_srs_file", "scft",
-    "item_id_residual", "llmemb_table_file",
+    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "scft", "item_id_residual",
 )  # fmt: skip
-# Later options and the value that reproduces the behaviour from before they existed (see config_key).
-_NEUTRAL_WHEN_ADDED = {"llmemb_table_file": None}
 
 
-def config_key(config, skip_prefixes: tuple[str, ...] = ()) -> str:
-    """Hash of the config values that shape training (runtime and reporting keys left out)."""
-    items = {
+def training_settings(config, skip_prefixes: tuple[str, ...] = ()) -> dict:
+    """The config values that shape training."""
+    skip = _REPORTING_PREFIXES + skip_prefixes
+    return {
         k: v
         for k, v in config.final_config_dict.items()
-        if k not in _NOT_IN_TRAINING_KEY and not k.startswith(_REPORTING_PREFIXES + skip_prefixes)
+        if k not in _NOT_IN_TRAINING_KEY and not k.startswith(skip)
     }
-    # Options added after models were cached: at the value that does what the code did before them
-    # they stay out of the key, so those models keep their caches (hours of CPU on amazon-beauty).
-    items = drop_neutral(items, dict(_NEUTRAL_WHEN_ADDED, scft_seed=items.get("seed")))
-    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def pretrain_key(config) -> str:
-    """Key of a plain backbone: LLMEmb-only settings cannot change it."""
-    return config_key(config, _LLMEMB_ONLY_PREFIXES)
+    """Key of a plain backbone: its settings (LLMEmb-only ones left out) and the ``.inter`` contents."""
+    settings = training_settings(config, _LLMEMB_ONLY_PREFIXES)
+    return key_of("plain", settings, dataset_fingerprint(config, ("inter",)))
 
 
 def pretrained_checkpoint(config) -> str:
@@ -49,7 +49,22 @@ def pretrained_checkpoint(config) -> str:
     return os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
 
 
-def llmemb_checkpoint(config) -> str:
-    """Where the LLMEmb model of ``config`` is cached: its settings (alignment target included) and LLM."""
-    key = f"{config_key(config)}-{llm_fingerprint(config['llm_path'])[:8]}"
-    return os.path.join(cache_dir(config), f"{config['model']}-{key}.pth")
+def alignment_target_key(checkpoint: str | None) -> str | None:
+    """A plain checkpoint's key: its recorded one (the pipeline's), else its SHA-256 (a user's file)."""
+    if not checkpoint:
+        return None
+    record = read_record(checkpoint)
+    return record["key"] if record and "key" in record else file_sha256(checkpoint)
+
+
+def llmemb_key(config, table_key: str) -> str:
+    """Key of an LLMEmb model: its settings, the ``.inter`` contents, its table and alignment target."""
+    target = alignment_target_key(config["pretrained_srs_file"])
+    return key_of(
+        "llmemb", training_settings(config), dataset_fingerprint(config, ("inter",)), table_key, target
+    )
+
+
+def llmemb_checkpoint(config, table_key: str) -> str:
+    """Where the LLMEmb model of ``config`` (loading the table of ``table_key``) is cached."""
+    return os.path.join(cache_dir(config), f"{config['model']}-{llmemb_key(config, table_key)}.pth")

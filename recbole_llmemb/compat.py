@@ -5,8 +5,9 @@
 - ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
   whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
 - torch >= 2.6 loads with ``weights_only=True`` and cannot read RecBole checkpoints (they pickle
-  the Config): :class:`CheckpointCompatMixin` loads checkpoints that our trainers wrote, and
-  writes them atomically (RecBole writes in place, so a killed run could leave a truncated one).
+  the Config): :class:`CheckpointCompatMixin` loads checkpoints that our trainers wrote, once their
+  bytes match the record written beside them, and writes them atomically (RecBole writes in place,
+  so a killed run could leave a truncated one).
 - ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
   never imports it (a test checks).
 - pandas 3 breaks RecBole's ``token_seq`` loading: pinned ``pandas<3`` in setup.cfg.
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 
 from .atomic_write import atomic_write
+from .fingerprints import file_sha256
+from .records import ArtifactError, read_record, verified_record, write_record
 
 _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
 
@@ -42,19 +45,33 @@ def apply() -> None:
     import_recbole_models()
 
 
-def load_recbole_checkpoint(path: str, device: torch.device | str = "cpu") -> dict:
-    """Load a checkpoint written by a RecBole Trainer of this package (it pickles the Config).
+def load_recbole_checkpoint(
+    path: str, device: torch.device | str = "cpu", key: str | None = None, users_own: bool = False
+) -> dict:
+    """Load a RecBole checkpoint (it pickles the Config, so loading runs code from the file).
 
-    ``weights_only=False`` is only safe for files we wrote ourselves: never point it elsewhere.
+    A file this package wrote is unpickled only after its bytes match its record (and ``key``).
+    ``users_own``: a file the user named (``pretrained_srs_file``) may have no record: it is
+    trusted as the user's own.
     """
-    return torch.load(path, map_location=device, weights_only=False)
+    if read_record(path) is not None or not users_own:
+        verified_record(path, key)
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # unpickling raises many kinds: all mean the same to the user
+        raise ArtifactError(
+            f"{path}: not a readable RecBole checkpoint ({type(error).__name__}); delete it or give another"
+        ) from error
 
 
 class CheckpointCompatMixin:
     """Trainer mixin: RecBole's checkpoint loading with ``weights_only=False`` (torch >= 2.6), and
     checkpoint saving by temp file + rename."""
 
+    checkpoint_key: str | None = None  # the key the checkpoints of this run are recorded under
+
     def resume_checkpoint(self, resume_file):
+        verified_record(resume_file, self.checkpoint_key)
         original = torch.load
 
         def load(*args, **kwargs):
@@ -73,6 +90,7 @@ class CheckpointCompatMixin:
         target = kwargs.pop("saved_model_file", self.saved_model_file)
         with atomic_write(target, "wb") as handle:  # torch.save takes the open file as well as a path
             super()._save_checkpoint(epoch, verbose=False, saved_model_file=handle)
+        write_record(target, self.checkpoint_key, file_sha256(target), kind="partial checkpoint", epoch=epoch)
         if verbose:
             self.logger.info(f"Saving current: {target}")
 
@@ -80,7 +98,7 @@ class CheckpointCompatMixin:
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if eval_data and load_best_model:
             checkpoint_file = model_file or self.saved_model_file
-            checkpoint = load_recbole_checkpoint(checkpoint_file, self.device)
+            checkpoint = load_recbole_checkpoint(checkpoint_file, self.device, self.checkpoint_key)
             self.model.load_state_dict(checkpoint["state_dict"])
             self.model.load_other_parameter(checkpoint.get("other_parameter"))
             self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")

@@ -17,12 +17,20 @@ from collections.abc import Sequence
 
 from recbole.utils import init_logger
 
-from .checkpoints import llmemb_checkpoint, pretrained_checkpoint
+from .checkpoints import (
+    alignment_target_key,
+    llmemb_checkpoint,
+    llmemb_key,
+    pretrain_key,
+    pretrained_checkpoint,
+)
 from .config import LLMEmbConfig, cache_dir
 from .data import load_data
+from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
 from .llm.scft import scft_enabled
 from .llm.table_stage import build_table as build_table_stage
+from .llm.table_stage import table_file
 from .model.embedding_builder import table_dim
 from .report.comparison import write_comparison
 from .training import RunResult, cached_train_and_test, protocol
@@ -41,12 +49,16 @@ def make_config(model, dataset: str, config_file_list=None, config_dict: dict | 
     return LLMEmbConfig(model_class, dataset, config_file_list, settings)
 
 
+def _table_of(llm_config, dataset) -> tuple[list[str], int]:
+    """The item tokens and the table size that ``llm_config``'s LLMEmb model needs for ``dataset``."""
+    dim = table_dim(llm_config, int(llm_config[llm_config.model_class.embedding_size_key]))
+    return list(dataset.field2id_token[llm_config["ITEM_ID_FIELD"]])[1:], dim
+
+
 def prepare_table(llm_config, dataset) -> str:
     """Build (or reuse) the LLM table that ``llm_config``'s LLMEmb model loads for ``dataset``'s items."""
-    model_class = llm_config.model_class
-    dim = table_dim(llm_config, int(llm_config[model_class.embedding_size_key]))
-    id2token = list(dataset.field2id_token[llm_config["ITEM_ID_FIELD"]])
-    return build_table_stage(llm_config, id2token[1:], dim, show_progress=bool(llm_config["show_progress"]))
+    tokens, dim = _table_of(llm_config, dataset)
+    return build_table_stage(llm_config, tokens, dim, show_progress=bool(llm_config["show_progress"]))
 
 
 def _table(llm_config, data, timings: dict) -> str:
@@ -71,8 +83,12 @@ def _record_time(timings: dict, name: str, result: RunResult) -> None:
 
 
 def _train_plain(config, data, scratch_dir: str | None) -> RunResult:
-    """A plain RecBole model ("pretrained SRS"): trained once per config, then reused."""
-    return cached_train_and_test(config, config.model_class, data, pretrained_checkpoint(config), scratch_dir)
+    """A plain RecBole model ("pretrained SRS"): trained once per key, then reused."""
+    inputs = {"inter": dataset_fingerprint(config, ("inter",))}
+    checkpoint = pretrained_checkpoint(config)
+    return cached_train_and_test(
+        config, config.model_class, data, checkpoint, pretrain_key(config), inputs, scratch_dir
+    )
 
 
 def _alignment_target(llm_config, plain_config) -> str | None:
@@ -100,8 +116,17 @@ def _alignment_target(llm_config, plain_config) -> str | None:
 def _train_llmemb(llm_config, scratch_dir: str | None) -> RunResult:
     """RAT of ``llm_config``'s LLMEmb model (its table built, its alignment target set)."""
     data = load_data(llm_config)
+    table, table_key = table_file(llm_config, *_table_of(llm_config, data[0]))
+    inputs = {
+        "inter": dataset_fingerprint(llm_config, ("inter",)),
+        "table": table_key,
+        "table_file": table,
+        "alignment_target": alignment_target_key(llm_config["pretrained_srs_file"]),
+    }
+    key = llmemb_key(llm_config, table_key)
+    checkpoint = llmemb_checkpoint(llm_config, table_key)
     return cached_train_and_test(
-        llm_config, llm_config.model_class, data, llmemb_checkpoint(llm_config), scratch_dir
+        llm_config, llm_config.model_class, data, checkpoint, key, inputs, scratch_dir
     )
 
 

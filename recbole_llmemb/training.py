@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pickle
@@ -12,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from recbole.utils import init_seed
 
-from .atomic_write import atomic_write
+from .fingerprints import file_sha256
+from .records import record_path, verified_record, write_record
 from .utils import get_trainer
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def train_and_test(
     model_class,
     data,
     saved_model_file: str,
+    key: str | None = None,
     train: bool = True,
     resume: bool = False,
     **trainer_kwargs,
@@ -127,6 +128,7 @@ def train_and_test(
     """Train with early stopping on valid (or, with ``train=False``, load ``saved_model_file``),
     then test the best checkpoint under every protocol with the long-tail evaluator.
 
+    ``key``: what the checkpoints are recorded under (and checked against before loading).
     ``resume``: continue training from ``saved_model_file`` (an interrupted run's best epoch, with
     its optimizer state) instead of from scratch."""
     dataset, train_data, valid_data, test_data = data
@@ -135,6 +137,7 @@ def train_and_test(
     model = model_class(config, train_data.dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model, **trainer_kwargs)
     trainer.saved_model_file = saved_model_file
+    trainer.checkpoint_key = key
     groups = trainer.set_popularity(train_data)
     trainer.set_eval_dataset(dataset)
     best_score = best_result = None
@@ -164,52 +167,59 @@ def train_and_test(
     )
 
 
-def _retest(config, model_class, data, checkpoint: str, **trainer_kwargs) -> RunResult:
-    """Test a cached model; its training facts come from ``<checkpoint>.json``."""
+def _retest(config, model_class, data, checkpoint: str, key: str, **trainer_kwargs) -> RunResult:
+    """Test a cached model whose bytes match its record; its training facts come from the record."""
+    record = verified_record(checkpoint, key)
     logger.info("%s: reusing %s", config["model"], checkpoint)
-    result = train_and_test(config, model_class, data, checkpoint, train=False, **trainer_kwargs)
-    result.seconds = None
-    record = f"{checkpoint}.json"
-    if os.path.isfile(record):
-        with open(record, encoding="utf-8") as handle:
-            facts = json.load(handle)
-        result.seconds = facts["seconds"]
-        result.resumed_at_epoch = facts.get("resumed_at_epoch")
-        result.best_valid_score = facts.get("best_valid_score")
-        result.best_valid_result = facts.get("best_valid_result")
+    result = train_and_test(config, model_class, data, checkpoint, key, train=False, **trainer_kwargs)
+    result.seconds = record.get("seconds")
+    result.resumed_at_epoch = record.get("resumed_at_epoch")
+    result.best_valid_score = record.get("best_valid_score")
+    result.best_valid_result = record.get("best_valid_result")
     result.cached = True
     return result
 
 
 def cached_train_and_test(
-    config, model_class, data, checkpoint: str, scratch_dir: str | None = None, **trainer_kwargs
+    config,
+    model_class,
+    data,
+    checkpoint: str,
+    key: str,
+    inputs: dict,
+    scratch_dir: str | None = None,
+    **trainer_kwargs,
 ) -> RunResult:
-    """Train once per ``checkpoint`` (a name holding the config key), then only re-test.
+    """Train once per ``checkpoint`` (a name holding ``key``), then only re-test.
 
-    The training run's seconds go to ``<checkpoint>.json`` so that a re-test reports them, not
-    its own loading time. A run that was killed leaves ``<checkpoint>.partial.pth`` (its best epoch
-    so far): the next run resumes it. With ``scratch_dir`` (``saved=False``) a model that is not
-    cached trains into that folder and is not kept."""
+    ``<checkpoint>.json`` records the key, the ``inputs``' keys, the checkpoint's SHA-256 and the
+    training run's seconds and validation, so that a re-test reports them. A run that was killed
+    leaves ``<checkpoint>.partial.pth`` (its best epoch so far): the next run resumes it. With
+    ``scratch_dir`` (``saved=False``) a model that is not cached trains into that folder and is
+    not kept."""
     if os.path.isfile(checkpoint):
-        return _retest(config, model_class, data, checkpoint, **trainer_kwargs)
+        return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)
     if scratch_dir is not None:
         scratch = os.path.join(scratch_dir, os.path.basename(checkpoint))
-        return train_and_test(config, model_class, data, scratch, **trainer_kwargs)
+        return train_and_test(config, model_class, data, scratch, key, **trainer_kwargs)
     partial = checkpoint.replace(".pth", ".partial.pth")
     resume = os.path.isfile(partial)
     logger.info("%s: training (%d epochs at most) into %s", config["model"], config["epochs"], checkpoint)
-    result = train_and_test(config, model_class, data, partial, resume=resume, **trainer_kwargs)
+    result = train_and_test(config, model_class, data, partial, key, resume=resume, **trainer_kwargs)
     # Rounded here as in the record, so a re-test's report shows the same seconds as this run's.
     result.seconds = round(result.seconds, 3)
-    with atomic_write(f"{checkpoint}.json") as handle:
-        facts = {
-            "seconds": result.seconds,
-            "best_valid_score": result.best_valid_score,
-            "best_valid_result": result.best_valid_result,
-        }
-        if result.resumed_at_epoch is not None:
-            facts["resumed_at_epoch"] = result.resumed_at_epoch
-        json.dump(facts, handle)
+    facts = {
+        "kind": "checkpoint",
+        "model": config["model"],
+        "inputs": inputs,
+        "seconds": result.seconds,
+        "best_valid_score": result.best_valid_score,
+        "best_valid_result": result.best_valid_result,
+    }
+    if result.resumed_at_epoch is not None:
+        facts["resumed_at_epoch"] = result.resumed_at_epoch
+    write_record(checkpoint, key, file_sha256(partial), **facts)
     os.replace(partial, checkpoint)
+    os.remove(record_path(partial))
     result.checkpoint = checkpoint
     return result

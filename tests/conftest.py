@@ -68,6 +68,14 @@ def write_tiny_llm(folder) -> str:
     return str(folder)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_file_hash_memo(tmp_path_factory):
+    """The file-hash memo lives under XDG_CACHE_HOME: a folder of the test session, not the user's home."""
+    import os
+
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture(autouse=True)
 def clean_argv(monkeypatch):
     """RecBole's Config reads sys.argv: keep pytest's own arguments out of it."""

@@ -7,6 +7,8 @@ import torch
 
 import recbole_llmemb  # noqa: F401  (applies the compatibility fixes)
 from recbole_llmemb.compat import load_recbole_checkpoint
+from recbole_llmemb.fingerprints import file_sha256
+from recbole_llmemb.records import write_record
 
 
 def test_anomaly_detection_is_off_after_recbole_models_are_imported():
@@ -37,4 +39,15 @@ def test_recbole_checkpoint_needs_and_gets_weights_only_false(tmp_path, base_con
     torch.save({"config": config, "state_dict": {"w": torch.ones(2)}}, path)
     with pytest.raises(Exception, match="weights_only"):
         torch.load(path)  # torch >= 2.6 default: why the fix exists
-    assert torch.equal(load_recbole_checkpoint(str(path))["state_dict"]["w"], torch.ones(2))
+    # Unpickling runs code from the file: only a file with a matching record, or the user's own.
+    with pytest.raises(ValueError, match="no record of its inputs"):
+        load_recbole_checkpoint(str(path))
+    assert torch.equal(load_recbole_checkpoint(str(path), users_own=True)["state_dict"]["w"], torch.ones(2))
+    write_record(str(path), "k1", file_sha256(str(path)))
+    assert torch.equal(load_recbole_checkpoint(str(path), key="k1")["state_dict"]["w"], torch.ones(2))
+    with pytest.raises(ValueError, match="recorded key k1 is not k2"):
+        load_recbole_checkpoint(str(path), key="k2")
+    path.write_bytes(path.read_bytes()[:-10])  # cut short after its record was written
+    for users_own in (False, True):  # a file with a record is checked even when it is the user's
+        with pytest.raises(ValueError, match="bytes changed since it was written"):
+            load_recbole_checkpoint(str(path), users_own=users_own)

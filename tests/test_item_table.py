@@ -78,16 +78,24 @@ def test_to_internal_ids_maps_rows_by_token_and_zero_padding():
         table.to_internal_ids(["[PAD]", "z"])
 
 
-def test_save_is_atomic_and_round_trips(tmp_path):
+def test_save_is_atomic_records_its_bytes_and_round_trips(tmp_path):
     table = ItemTable(["a", "b"], np.eye(2, dtype=np.float32))
     path = tmp_path / "t.npz"
-    table.save(str(path))
-    assert sorted(os.listdir(tmp_path)) == ["t.npz"]  # no temp file left behind
-    table.save(str(path), {"kind": "test"})
+    table.save(str(path), "k1", kind="test")
+    assert sorted(os.listdir(tmp_path)) == ["t.npz", "t.npz.json"]  # no temp file left behind
     record = json.load(open(f"{path}.json"))
-    assert (record["kind"], record["items"], record["dim"], record["format_version"]) == ("test", 2, 2, 1)
-    again = ItemTable.load(str(path))
+    assert (record["kind"], record["key"], record["items"], record["dim"]) == ("test", "k1", 2, 2)
+    again = ItemTable.load(str(path), "k1")
     assert again.tokens == ["a", "b"] and np.array_equal(again.vectors, table.vectors)
+    with pytest.raises(ValueError, match="recorded key k1 is not k2"):
+        ItemTable.load(str(path), "k2")
+    path.write_bytes(path.read_bytes()[:-8])  # truncated after it was written
+    with pytest.raises(ValueError, match=r"t\.npz: its bytes changed since it was written"):
+        ItemTable.load(str(path))
+    np.savez(tmp_path / "own.npz", tokens=np.array(["a"]), vectors=np.ones((1, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="no record of its inputs"):
+        ItemTable.load(str(tmp_path / "own.npz"))
+    assert ItemTable.load(str(tmp_path / "own.npz"), require_record=False).dim == 3  # a user's own table
 
 
 def test_table_is_cached_and_reused_without_loading_the_llm(base_config, monkeypatch):
@@ -115,15 +123,28 @@ def test_cache_key_changes_with_prompts_and_llm_settings(base_config, override):
     assert sorted(tables) == sorted(f"llm-table-{k}.npz{ext}" for k in (key, other) for ext in ("", ".json"))
 
 
-def test_cache_key_changes_with_llm_files(base_config, tmp_path):
+def test_cache_key_follows_the_llm_files_contents_not_their_path(base_config, tmp_path, monkeypatch):
     import shutil
 
-    other_llm = tmp_path / "other-llm"
-    shutil.copytree(base_config["llm_path"], other_llm)
+    from safetensors.torch import load_file, save_file
+
+    copied = tmp_path / "copied-llm"  # the same weights elsewhere (a new venv, another machine)
+    shutil.copytree(base_config["llm_path"], copied)
     _, key = build_llm_table(table_config(base_config), TOKENS, show_progress=False)
-    _, other = build_llm_table(
-        table_config(base_config, llm_path=str(other_llm)), TOKENS, show_progress=False
-    )
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the LLM ran although the table of the same weights is cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(table_export, "load_llm", refuse)
+        _, same = build_llm_table(
+            table_config(base_config, llm_path=str(copied)), TOKENS, show_progress=False
+        )
+    assert same == key
+    weights = load_file(copied / "model.safetensors")
+    weights["norm.weight"] = weights["norm.weight"] * 2  # other weights: another table
+    save_file(weights, copied / "model.safetensors", metadata={"format": "pt"})
+    _, other = build_llm_table(table_config(base_config, llm_path=str(copied)), TOKENS, show_progress=False)
     assert other != key
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from recbole_llmemb import quick_start, training
-from recbole_llmemb.checkpoints import config_key, pretrain_key
+from recbole_llmemb.checkpoints import pretrain_key, training_settings
 from recbole_llmemb.data import MissingDatasetError, load_data
+from recbole_llmemb.fingerprints import key_of
 from recbole_llmemb.quick_start import make_config, prepare_table
 from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 
@@ -163,26 +164,21 @@ def test_scft_and_llmemb_only_settings_leave_the_plain_backbone_key_alone(base_c
         assert pretrain_key(config) == plain, change
 
 
-def test_scft_seed_enters_the_llmemb_key_only_when_it_differs_from_seed(base_config):
+def config_key(config) -> str:
+    """The settings part of an LLMEmb model's key."""
+    return key_of(training_settings(config))
+
+
+def test_scft_seed_and_paths_in_the_llmemb_key(base_config, tmp_path):
     def config(**overrides):
         return make_config("LLMEmbSASRec", "tiny", config_dict={**base_config, **overrides})
 
-    same = config(seed=2020, scft_seed=2020)
-    key = config_key(same)
-    del same.final_config_dict["scft_seed"]
-    assert config_key(same) == key  # the key from before the option existed: caches stay valid
-    assert key != config_key(config(seed=2020, scft_seed=7))
-    assert config_key(config(seed=7, scft_seed=7)) != config_key(config(seed=7, scft_seed=2020))
-
-
-def test_a_later_option_at_its_neutral_value_keeps_earlier_keys(base_config):
-    config = make_config("LLMEmbSASRec", "tiny", config_dict=base_config)
-    key = config_key(config)
-    del config.final_config_dict["llmemb_table_file"]
-    assert config_key(config) == key  # a model cached before the option keeps its key
-    named = make_config("LLMEmbSASRec", "tiny", config_dict={**base_config, "llmemb_table_file": "t.npz"})
-    assert config_key(named) != key
-    assert pretrain_key(named) == pretrain_key(config)  # plain backbones ignore it
+    assert config_key(config(scft_seed=2020)) != config_key(config(scft_seed=7))
+    # Paths never enter a key: their contents do (the data, LLM and table fingerprints).
+    moved = config(
+        data_path=str(tmp_path / "elsewhere"), llm_path=str(tmp_path / "llm"), pretrained_srs_file="x.pth"
+    )
+    assert config_key(moved) == config_key(config())
 
 
 def test_paper_adapter_variant_gives_the_papers_linear_adapter(base_config, llmemb_model):
@@ -256,7 +252,11 @@ def test_killed_run_resumes_from_its_partial_checkpoint(base_config, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         quick_start.run("SASRec", "tiny", config_dict=config)
     folder = os.path.dirname(plain["checkpoint"])
-    (partial,) = [os.path.join(folder, f) for f in os.listdir(folder) if f.startswith("LLMEmbSASRec")]
+    (partial,) = [
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if f.startswith("LLMEmbSASRec") and f.endswith(".pth")
+    ]
     assert partial.endswith(".partial.pth")
     assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]  # no temp file left behind
     saved = load_recbole_checkpoint(partial)
@@ -325,9 +325,15 @@ def test_unreadable_partial_checkpoint_is_a_clear_error(base_config):
     name = f"pretrained-SASRec-{pretrain_key(config)}.partial.pth"
     path = os.path.join(os.path.dirname(plain["checkpoint"]), name)
     open(path, "wb").write(b"truncated")
-    with pytest.raises(ValueError, match="delete the file to train from scratch") as error:
+    with pytest.raises(ValueError, match="no record of its inputs") as error:
         quick_start.run("SASRec", "tiny", config_dict=other, stage="pretrain")
-    assert path in str(error.value)
+    assert path in str(error.value) and "delete" in str(error.value)
+    from recbole_llmemb.records import write_record
+
+    write_record(path, pretrain_key(config), "0" * 64)  # a record of other bytes: the file was cut short
+    with pytest.raises(ValueError, match="bytes changed since it was written") as error:
+        quick_start.run("SASRec", "tiny", config_dict=other, stage="pretrain")
+    assert path in str(error.value) and len(str(error.value).splitlines()) == 1
 
 
 def test_a_number_written_as_int_or_float_is_one_setting_and_one_cache_key(base_config):
@@ -459,3 +465,35 @@ def test_objective_function_and_unsaved_runs_return_recboles_dict_and_keep_no_mo
     outcome = quick_start.run("SASRec", "tiny", config_dict=dict(base_config, epochs=1), saved=False)
     assert outcome["results"] == [] and not os.path.exists(base_config["results_dir"])
     assert not any(f.endswith(".pth") for f in os.listdir(cache))
+
+
+def test_an_edited_item_file_rebuilds_exactly_what_depends_on_it(base_config, tmp_path, monkeypatch):
+    """Stale caches: edit .item and rerun: SCFT, the table and LLMEmb are rebuilt, plain is reused."""
+    import shutil
+
+    settings = dict(base_config, epochs=1, scft=True)
+    first = quick_start.run("SASRec", "tiny", config_dict=settings)
+    cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
+    before = set(os.listdir(cache))
+    trained = []
+    original = training.train_and_test
+    monkeypatch.setattr(
+        training,
+        "train_and_test",
+        lambda *a, **k: trained.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
+    )
+    # Copies of the data and the LLM elsewhere are the same inputs: everything is reused.
+    shutil.copytree(base_config["data_path"], tmp_path / "copied-data")
+    shutil.copytree(base_config["llm_path"], tmp_path / "copied-llm")
+    copied = dict(settings, data_path=str(tmp_path / "copied-data"), llm_path=str(tmp_path / "copied-llm"))
+    again = quick_start.run("SASRec", "tiny", config_dict=copied)
+    assert trained == [("SASRec", False), ("LLMEmbSASRec", False)] and set(os.listdir(cache)) == before
+    assert again["llmemb"]["test_results"] == first["llmemb"]["test_results"]
+    item_file = tmp_path / "copied-data" / "tiny" / "tiny.item"
+    item_file.write_text(item_file.read_text().replace("\ni1\t", "\ni1\tgarden ", 1))  # item i1's title
+    trained.clear()
+    edited = quick_start.run("SASRec", "tiny", config_dict=copied)
+    assert trained == [("SASRec", False), ("LLMEmbSASRec", True)]  # plain reads only .inter: reused
+    new = {f.split("-")[0] for f in set(os.listdir(cache)) - before if not f.endswith(".json")}
+    assert new == {"scft", "llm", "pca", "LLMEmbSASRec"}  # the SCFT run, raw and PCA tables, LLMEmb
+    assert edited["llmemb"]["checkpoint"] != first["llmemb"]["checkpoint"]

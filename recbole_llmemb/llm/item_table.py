@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from ..atomic_write import atomic_write
+from ..records import ArtifactError, bytes_sha256, read_record, verified_record, write_record
 
 logger = logging.getLogger(__name__)
-
-TABLE_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -32,24 +31,31 @@ class ItemTable:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
-    def save(self, path: str, record: dict | None = None) -> None:
-        """Write atomically (temp file + rename); ``record`` (its inputs) goes to ``<path>.json`` first."""
-        if record is not None:
-            facts = {
-                "format_version": TABLE_FORMAT_VERSION,
-                "items": len(self.tokens),
-                "dim": self.dim,
-                **record,
-            }
-            with atomic_write(f"{path}.json") as handle:
-                json.dump(facts, handle, indent=2, sort_keys=True)
+    def save(self, path: str, key: str, **facts) -> None:
+        """Write atomically (temp file + rename), with the record ``<path>.json`` (key, inputs, SHA-256)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors)
+        data = buffer.getvalue()
+        write_record(path, key, bytes_sha256(data), items=len(self.tokens), dim=self.dim, **facts)
         with atomic_write(path, "wb") as handle:
-            np.savez(handle, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors)
+            handle.write(data)
 
     @classmethod
-    def load(cls, path: str) -> ItemTable:
-        with np.load(path) as data:
-            return cls(tokens=[str(t) for t in data["tokens"]], vectors=data["vectors"])
+    def load(cls, path: str, key: str | None = None, require_record: bool = True) -> ItemTable:
+        """Read a table whose bytes match its record (and ``key``); numpy arrays only, never pickle.
+
+        ``require_record=False``: a table made elsewhere, without a record, is read as it is.
+        """
+        if require_record or read_record(path) is not None:
+            verified_record(path, key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(tokens=[str(t) for t in data["tokens"]], vectors=data["vectors"])
+        except (OSError, ValueError, KeyError, EOFError) as error:
+            raise ArtifactError(
+                f"{path}: not a readable item table ({type(error).__name__}: {error}); an item table is an"
+                " .npz with 'tokens' and 'vectors'"
+            ) from error
 
     def to_internal_ids(self, id2token: Sequence[str]) -> torch.Tensor:
         """Rows in RecBole's internal id order; row 0 ('[PAD]') is zero."""

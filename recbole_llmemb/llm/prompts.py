@@ -13,6 +13,7 @@ from ..config import config_get
 logger = logging.getLogger(__name__)
 
 GENERIC_INSTRUCTION = "The item has the following attributes: \n"
+_warned: set[tuple[str, int, int]] = set()
 
 
 @dataclass
@@ -128,7 +129,8 @@ def build_item_attributes(
             absent, empty = (absent + 1, empty) if token not in rows else (absent, empty + 1)
             pairs = [("item id", token)]
         attributes[token] = pairs
-    if absent or empty:
+    if (absent or empty) and (item_file, absent, empty) not in _warned:
+        _warned.add((item_file, absent, empty))  # the stages read the same file several times: one warning
         logger.warning(
             "%d of %d items have no row in %s and %d only empty text fields: their prompts hold the item id only",
             absent,

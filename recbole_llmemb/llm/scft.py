@@ -9,7 +9,6 @@ the adapter in peft's format, keyed by (LLM, item attributes, prompt, settings),
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ import numpy as np
 
 from ..atomic_write import atomic_write
 from ..config import cache_dir, config_get
+from ..fingerprints import key_of
 from .loading import llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 from .rng import isolated_rng
@@ -38,14 +38,9 @@ def scft_enabled(config) -> bool:
 def scft_key(
     llm_fingerprint: str, prompts: Mapping[str, Attributes], template: PromptTemplate, settings
 ) -> str:
-    """Changes with the LLM files, the items' attributes and rendering, and any SCFT setting."""
-    parts = [
-        llm_fingerprint,
-        sorted((token, list(map(list, pairs))) for token, pairs in prompts.items()),
-        template.instruction,
-        settings.key(),
-    ]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    """Changes with the LLM's files, the items' attributes and rendering, and any SCFT setting."""
+    attributes = sorted((token, list(map(list, pairs))) for token, pairs in prompts.items())
+    return key_of("scft", llm_fingerprint, attributes, template.instruction, settings.key())
 
 
 @dataclass

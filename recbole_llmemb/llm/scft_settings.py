@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import config_get, drop_neutral
+from ..config import config_get
 from .pooling import check_pooling
 
 LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -40,8 +40,6 @@ class SCFTSettings:
     eval_items: int = 512  # runtime only: items in the view-retrieval check
 
     _RUNTIME = ("checkpoint_every", "eval_items")
-    # pooling was added later (mean only before): at "mean" it stays out of the key, old caches stay valid
-    _NEUTRAL_WHEN_ADDED = {"pooling": "mean"}
 
     @classmethod
     def from_config(cls, config) -> SCFTSettings:
@@ -75,5 +73,4 @@ class SCFTSettings:
         check_pooling(self.pooling)
 
     def key(self) -> dict:
-        key = {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}
-        return drop_neutral(key, self._NEUTRAL_WHEN_ADDED)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._RUNTIME}

@@ -8,14 +8,14 @@ constructor never runs the LLM). Both find the files from the same keys, so a ta
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config import cache_dir, config_get
+from ..fingerprints import file_sha256, key_of
+from ..records import read_record
 from .item_table import ItemTable, reduce_pca
 from .loading import llm_fingerprint, resolve_llm_path
 from .pooling import check_pooling
@@ -31,10 +31,6 @@ class MissingTableError(FileNotFoundError):
     """A model needs an LLM item table that the table stage has not built."""
 
 
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 @dataclass
 class TableFiles:
     """Where the table of one configuration lives, and what it is built from."""
@@ -43,7 +39,8 @@ class TableFiles:
     scft: SCFTOutcome | None  # the SCFT run the LLM is fine-tuned by, when SCFT is on
     key: str  # of the raw table
     raw: str  # llm-table-<key>.npz: the LLM's pooled vectors
-    reduced: str | None  # pca-<key>.npz, or None when the table keeps the LLM size (dim 0)
+    pca_key: str | None
+    reduced: str | None  # pca-<pca_key>.npz, or None when the table keeps the LLM size (dim 0)
     dim: int
     whiten: bool
     seed: int
@@ -52,33 +49,30 @@ class TableFiles:
 def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict | None = None) -> TableFiles:
     """The files of ``config``'s table of ``item_tokens`` reduced to ``dim`` (0: not reduced).
 
-    Reads the dataset's ``.item`` file for the prompts; runs nothing.
+    Reads the dataset's ``.item`` file for the prompts and fingerprints the LLM's files; runs nothing.
     """
     if attributes is None:
         attributes = dataset_attributes(config, item_tokens)
     prompts = render_prompts(attributes, PromptTemplate.from_config(config))
     scft = scft_run(config, attributes) if scft_enabled(config) else None
     pooling = check_pooling(config_get(config, "llm_pooling", "mean"))
-    parts = [
-        llm_fingerprint(config_get(config, "llm_path")),
-        sorted(prompts.items()),
-        pooling,
-        int(config_get(config, "llm_max_length", 128)),
-    ]
-    key = _key(*parts, scft.key) if scft else _key(*parts)
-    folder = cache_dir(config)
+    llm = llm_fingerprint(config_get(config, "llm_path"))
+    max_length = int(config_get(config, "llm_max_length", 128))
+    key = key_of("table", llm, sorted(prompts.items()), pooling, max_length, scft and scft.key)
     whiten = bool(config_get(config, "llm_pca_whiten", False))
     seed = int(config_get(config, "seed", 0))
-    reduced = os.path.join(folder, f"pca-{_key(key, dim, whiten, seed)}.npz") if dim else None
+    pca_key = key_of("pca", key, dim, whiten, seed) if dim else None
+    folder = cache_dir(config)
+    reduced = os.path.join(folder, f"pca-{pca_key}.npz") if dim else None
     raw = os.path.join(folder, f"llm-table-{key}.npz")
-    return TableFiles(prompts, scft, key, raw, reduced, dim, whiten, seed)
+    return TableFiles(prompts, scft, key, raw, pca_key, reduced, dim, whiten, seed)
 
 
 def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool) -> ItemTable:
     """The un-reduced table: from its file, or embedded now (after SCFT when it is on)."""
     if os.path.isfile(files.raw):
         logger.info("LLM item table: reusing %s", files.raw)
-        return ItemTable.load(files.raw)
+        return ItemTable.load(files.raw, files.key)
     tokens = list(files.prompts)
     adapter_dir = None
     if files.scft is not None:
@@ -87,19 +81,15 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
     logger.info("LLM item table: building %s", files.raw)
     vectors = export_item_vectors(config, files.prompts, partial, adapter_dir, show_progress)
     table = ItemTable(tokens, vectors)
-    record = {
-        "kind": "llm_table",
-        "key": files.key,
-        "inputs": {
-            "llm_path": resolve_llm_path(config_get(config, "llm_path")),
-            "llm_fingerprint": llm_fingerprint(config_get(config, "llm_path")),
-            "scft_key": files.scft.key if files.scft else None,
-            "prompts_sha256": hashlib.sha256(json.dumps(sorted(files.prompts.items())).encode()).hexdigest(),
-            "llm_pooling": config_get(config, "llm_pooling", "mean"),
-            "llm_max_length": int(config_get(config, "llm_max_length", 128)),
-        },
+    inputs = {
+        "llm_path": resolve_llm_path(config_get(config, "llm_path")),
+        "llm_fingerprint": llm_fingerprint(config_get(config, "llm_path")),
+        "scft_key": files.scft.key if files.scft else None,
+        "prompts_key": key_of(sorted(files.prompts.items())),
+        "llm_pooling": config_get(config, "llm_pooling", "mean"),
+        "llm_max_length": int(config_get(config, "llm_max_length", 128)),
     }
-    table.save(files.raw, record)
+    table.save(files.raw, files.key, kind="llm_table", inputs=inputs)
     if os.path.isfile(partial):
         os.remove(partial)
     logger.info("LLM item table: saved %s", files.raw)
@@ -122,40 +112,38 @@ def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: boo
         return files.raw
     logger.info("LLM item table: PCA to %d dimensions into %s", dim, files.reduced)
     reduced = reduce_pca(table, dim, files.whiten, files.seed)
-    record = {
-        "kind": "pca_table",
-        "key": files.key,
-        "inputs": {
-            "table": files.raw,
-            "llm_pca_dim": dim,
-            "llm_pca_whiten": files.whiten,
-            "seed": files.seed,
-        },
-    }
-    reduced.save(files.reduced, record)
+    inputs = {"table_key": files.key, "llm_pca_dim": dim, "llm_pca_whiten": files.whiten, "seed": files.seed}
+    reduced.save(files.reduced, files.pca_key, kind="pca_table", inputs=inputs)
     return files.reduced
 
 
-def load_table(config, item_tokens: Sequence[str], dim: int) -> ItemTable:
-    """The table a model of ``config`` uses: ``llmemb_table_file``, or the table stage's file.
+def table_file(config, item_tokens: Sequence[str], dim: int) -> tuple[str, str]:
+    """``(path, key)`` of the table a model of ``config`` loads: ``llmemb_table_file`` (its recorded key,
+    else its SHA-256), or the table stage's file for these settings. Runs no LLM.
 
-    Runs no LLM. A missing table is a :class:`MissingTableError` naming the command that builds it.
+    A missing table is a :class:`MissingTableError` naming the command that builds it.
     """
     explicit = config_get(config, "llmemb_table_file")
     if explicit:
         if not os.path.isfile(explicit):
             raise MissingTableError(f"llmemb_table_file: {explicit} not found; give a table .npz that exists")
-        return ItemTable.load(explicit)
+        record = read_record(explicit)
+        return explicit, record["key"] if record else file_sha256(explicit)
     files = table_files(config, item_tokens, dim)
     if files.reduced and os.path.isfile(files.reduced):
-        return ItemTable.load(files.reduced)
-    if os.path.isfile(files.raw):
-        table = ItemTable.load(files.raw)
-        if not files.reduced or table.dim == dim:
-            return table
-    missing = files.reduced or files.raw
+        return files.reduced, files.pca_key
+    record = read_record(files.raw) if os.path.isfile(files.raw) else None
+    if record is not None and (not files.reduced or record.get("dim") == dim):
+        return files.raw, files.key
     raise MissingTableError(
-        f"LLM item table {missing} not found for these settings; build it first with: python"
+        f"LLM item table {files.reduced or files.raw} not found for these settings; build it first with: python"
         f" run_recbole_llmemb.py --stage=table --model={config['model']} --dataset={config['dataset']}"
         " (with the same settings), or set llmemb_table_file"
     )
+
+
+def load_table(config, item_tokens: Sequence[str], dim: int) -> ItemTable:
+    """The table a model of ``config`` uses (:func:`table_file`), checked against its record."""
+    path, key = table_file(config, item_tokens, dim)
+    explicit = bool(config_get(config, "llmemb_table_file"))
+    return ItemTable.load(path, None if explicit else key, require_record=not explicit)

@@ -12,7 +12,7 @@ from .longtail_trainer import LongTailTrainer
 
 def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tensor:
     """Item rows ``[n_items, d]`` of a plain backbone's checkpoint (BERT4Rec's mask row dropped)."""
-    state = load_recbole_checkpoint(checkpoint_file)["state_dict"]
+    state = load_recbole_checkpoint(checkpoint_file, users_own=True)["state_dict"]
     if "item_embedding.weight" not in state:
         raise KeyError(f"pretrained_srs_file: {checkpoint_file} has no item_embedding.weight")
     weight = state["item_embedding.weight"][:n_items]
