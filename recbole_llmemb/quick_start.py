@@ -25,6 +25,7 @@ from .checkpoints import (
     pretrained_checkpoint,
 )
 from .config import LLMEmbConfig, cache_dir
+from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
 from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
@@ -42,11 +43,15 @@ STAGES = ("scft", "table", "pretrain", "all")
 
 
 def make_config(model, dataset: str, config_file_list=None, config_dict: dict | None = None) -> LLMEmbConfig:
-    """The :class:`LLMEmbConfig` of ``model`` (a name or class) on ``dataset``."""
+    """The :class:`LLMEmbConfig` of ``model`` (a name or class) on ``dataset``, its settings checked:
+    a warning for each unknown key, a one-line error for a plugin setting of the wrong type or range."""
     model_class = get_model(model) if isinstance(model, str) else model
     # RecBole converts config_dict's values in place: the caller's dict stays as given.
     settings = dict(config_dict or {})
-    return LLMEmbConfig(model_class, dataset, config_file_list, settings)
+    config = LLMEmbConfig(model_class, dataset, config_file_list, settings)
+    warn_unknown_settings(config.external_config_dict)
+    check_settings(config)
+    return config
 
 
 def _table_of(llm_config, dataset) -> tuple[list[str], int]:

@@ -1,0 +1,145 @@
+"""Settings checked before a run starts: unknown keys get a warning with the closest known one, the
+plugin's own keys a type and range check with a one-line error.
+
+RecBole ignores any key it does not know, so a typo (``scft_lora_rank``) would run with the
+default and no word.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import logging
+import os
+from collections.abc import Callable
+from functools import lru_cache
+
+import yaml
+from recbole.utils import argument_list
+
+from .config import PROPERTIES_DIR, RECBOLE_PROPERTIES_DIR
+from .llm.pooling import POOLERS
+from .model.adapter import ACTIVATIONS, NORMS
+from .model.alignment_loss import SIMILARITIES
+from .model.embedding_builder import TABLE_NORMS
+
+logger = logging.getLogger(__name__)
+
+# Keys RecBole sets or reads that no YAML names (its launcher, devices, derived settings).
+RECBOLE_RUNTIME_KEYS = {
+    "model", "dataset", "MODEL_TYPE", "MODEL_INPUT_TYPE", "device", "eval_type", "local_rank", "single_spec",
+    "valid_metric_bigger", "verbose", "world_size", "ip", "port", "nproc", "offset", "config_file",
+}  # fmt: skip
+_warned: set[str] = set()
+
+
+@lru_cache(maxsize=1)
+def known_settings() -> frozenset[str]:
+    """Every key of RecBole's YAML files (all models and datasets), its argument lists, and ours."""
+    keys = set(RECBOLE_RUNTIME_KEYS)
+    for name in ("general_arguments", "training_arguments", "evaluation_arguments", "dataset_arguments"):
+        keys.update(getattr(argument_list, name))
+    for root in (RECBOLE_PROPERTIES_DIR, PROPERTIES_DIR):
+        for path in glob.glob(os.path.join(root, "**", "*.yaml"), recursive=True):
+            with open(path, encoding="utf-8") as handle:
+                loaded = yaml.safe_load(handle)
+            if isinstance(loaded, dict):
+                keys.update(loaded)
+    return frozenset(keys)
+
+
+def warn_unknown_settings(settings: dict) -> list[str]:
+    """Warn (once per key) about each key that neither RecBole nor the plugin knows; the warnings."""
+    known = known_settings()
+    messages = []
+    for key in settings:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        messages.append(f"unknown setting '{key}'{hint}: RecBole and recbole-llmemb ignore it")
+        if key not in _warned:
+            _warned.add(key)
+            logger.warning(messages[-1])
+    return messages
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def integer(low: int) -> Callable:
+    return lambda v: None if _is_int(v) and v >= low else f"a whole number >= {low}"
+
+
+def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = True) -> Callable:
+    def check(value):
+        if not _is_number(value):
+            return "a number"
+        above = value > low if low_open else value >= low
+        below = high is None or (value < high if high_open else value <= high)
+        if above and below:
+            return None
+        left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
+        return f"a number in {left}{low}, {'inf' if high is None else high}{right}"
+
+    return check
+
+
+def one_of(*choices: str) -> Callable:
+    return lambda v: None if v in choices else f"one of {', '.join(choices)}"
+
+
+def boolean(value) -> str | None:
+    return None if isinstance(value, bool) else "True or False"
+
+
+def optional(check: Callable) -> Callable:
+    return lambda v: None if v is None else check(v)
+
+
+def list_of(check: Callable, what: str) -> Callable:
+    return lambda v: None if isinstance(v, list) and all(check(x) is None for x in v) else f"a list of {what}"
+
+
+def strings(value) -> str | None:
+    return None if isinstance(value, list) and all(isinstance(x, str) for x in value) else "a list of names"
+
+
+POSITIVE = number(0, low_open=True, high_open=False)
+PROBABILITY = number(0, 1)  # [0, 1)
+RULES: dict[str, Callable] = {
+    "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
+    "llm_checkpoint_every": integer(1), "llm_pooling": one_of(*POOLERS), "llm_pca_whiten": boolean,
+    "llm_table_norm": one_of(*TABLE_NORMS), "scft": boolean, "scft_drop_ratio": PROBABILITY,
+    "scft_fresh_views": boolean, "scft_temperature": POSITIVE, "scft_learnable_temperature": boolean,
+    "scft_exclude_positive": boolean, "scft_lora_r": integer(1), "scft_lora_alpha": POSITIVE,
+    "scft_lora_dropout": PROBABILITY, "scft_lora_target_modules": strings, "scft_lora_layers": integer(0),
+    "scft_learning_rate": POSITIVE, "scft_weight_decay": number(0), "scft_warmup_ratio": number(0, 1, high_open=False),
+    "scft_batch_size": integer(2), "scft_gradient_accumulation": integer(1), "scft_max_length": integer(1),
+    "scft_epochs": integer(0), "scft_max_steps": integer(0), "scft_gradient_checkpointing": boolean,
+    "scft_seed": optional(integer(0)), "scft_checkpoint_every": integer(1), "scft_eval_items": integer(0),
+    "prompt_fields": optional(strings), "prompt_list_fields": strings, "prompt_max_value_chars": integer(0),
+    "use_adapter": boolean, "adapter_hidden_dims": optional(list_of(integer(1), "sizes >= 1")),
+    "adapter_activation": one_of(*ACTIVATIONS), "adapter_dropout": PROBABILITY, "adapter_norm": one_of(*NORMS),
+    "adapter_learning_rate": optional(POSITIVE), "item_id_residual": boolean,
+    "llmemb_dropout_prob": optional(PROBABILITY), "freeze_llm_table": boolean, "align_weight": number(0),
+    "align_temperature": POSITIVE, "align_similarity": one_of(*SIMILARITIES), "eval_negatives": integer(0),
+    "report_negatives": list_of(integer(0), "whole numbers >= 0"),
+    "longtail_head_ratio": number(0, 1, low_open=True), "longtail_threshold": optional(integer(1)),
+    "longtail_group_bounds": list_of(integer(1), "whole numbers >= 1"),
+    "longtail_user_length_threshold": optional(integer(1)),
+}  # fmt: skip
+
+
+def check_settings(config) -> None:
+    """Raise a one-line ValueError for the first plugin setting of the wrong type or out of range."""
+    for key, check in RULES.items():
+        if key in config:
+            problem = check(config[key])
+            if problem:
+                raise ValueError(f"{key}: {config[key]!r} is not {problem}")
