@@ -12,6 +12,7 @@ import numpy as np
 from recbole.utils import init_seed
 
 from .fingerprints import file_sha256
+from .locks import artifact_lock
 from .records import record_path, verified_record, write_record
 from .utils import get_trainer
 
@@ -197,11 +198,17 @@ def cached_train_and_test(
     leaves ``<checkpoint>.partial.pth`` (its best epoch so far): the next run resumes it. With
     ``scratch_dir`` (``saved=False``) a model that is not cached trains into that folder and is
     not kept."""
-    if os.path.isfile(checkpoint):
-        return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)
-    if scratch_dir is not None:
+    if scratch_dir is not None and not os.path.isfile(checkpoint):
         scratch = os.path.join(scratch_dir, os.path.basename(checkpoint))
         return train_and_test(config, model_class, data, scratch, key, **trainer_kwargs)
+    with artifact_lock(checkpoint):  # a second run on the same saved/ waits, then re-tests
+        if os.path.isfile(checkpoint):
+            return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)
+        return _train(config, model_class, data, checkpoint, key, inputs, **trainer_kwargs)
+
+
+def _train(config, model_class, data, checkpoint: str, key: str, inputs: dict, **trainer_kwargs) -> RunResult:
+    """Train into ``<checkpoint>.partial.pth`` (resuming it when there), then record and rename it."""
     partial = checkpoint.replace(".pth", ".partial.pth")
     resume = os.path.isfile(partial)
     logger.info("%s: training (%d epochs at most) into %s", config["model"], config["epochs"], checkpoint)

@@ -9,6 +9,7 @@ import shutil
 
 from ..atomic_write import atomic_write
 from ..config import config_get
+from ..locks import artifact_lock
 from .convert import convert_from_config, locate_raw_files, missing_files_message, settings_from_config
 from .errors import MissingDatasetError
 
@@ -23,9 +24,12 @@ def unpack_shipped_files(folder: str, name: str) -> list[str]:
         path = os.path.join(folder, f"{name}.{kind}")
         if os.path.isfile(path) or not os.path.isfile(f"{path}.xz"):
             continue
-        logger.info("dataset '%s': unpacking %s.xz (first use)", name, path)
-        with lzma.open(f"{path}.xz", "rb") as source, atomic_write(path, "wb") as target:
-            shutil.copyfileobj(source, target, length=1 << 20)
+        with artifact_lock(path):
+            if os.path.isfile(path):  # another run unpacked it while this one waited
+                continue
+            logger.info("dataset '%s': unpacking %s.xz (first use)", name, path)
+            with lzma.open(f"{path}.xz", "rb") as source, atomic_write(path, "wb") as target:
+                shutil.copyfileobj(source, target, length=1 << 20)
         written.append(path)
     return written
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..atomic_write import atomic_write
 from ..config import cache_dir, config_get
 from ..fingerprints import key_of
+from ..locks import artifact_lock
 from .loading import llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 from .rng import isolated_rng
@@ -89,6 +90,14 @@ def run_scft(
     if attributes is None:
         attributes = dataset_attributes(config, item_tokens)
     outcome = scft_run(config, attributes)
+    with artifact_lock(outcome.directory):
+        return _finished_or_trained(config, item_tokens, attributes, outcome, show_progress)
+
+
+def _finished_or_trained(
+    config, item_tokens, attributes, outcome: SCFTOutcome, show_progress: bool
+) -> SCFTOutcome:
+    """``outcome`` with its report: read when the run finished before, else trained now."""
     if outcome.finished:
         logger.info("SCFT: reusing %s", outcome.directory)
         with open(outcome.report_path, encoding="utf-8") as handle:

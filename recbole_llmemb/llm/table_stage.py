@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..config import cache_dir, config_get
 from ..fingerprints import file_sha256, key_of
+from ..locks import artifact_lock
 from ..records import read_record
 from .item_table import ItemTable, reduce_pca
 from .loading import llm_fingerprint, resolve_llm_path
@@ -106,14 +107,22 @@ def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: boo
     if files.reduced and os.path.isfile(files.reduced):
         logger.info("LLM item table: reusing %s", files.reduced)
         return files.reduced
-    with isolated_rng():
+    with artifact_lock(files.raw), isolated_rng():
         table = _raw_table(config, files, attributes, show_progress)
     if not files.reduced or dim == table.dim:
         return files.raw
-    logger.info("LLM item table: PCA to %d dimensions into %s", dim, files.reduced)
-    reduced = reduce_pca(table, dim, files.whiten, files.seed)
-    inputs = {"table_key": files.key, "llm_pca_dim": dim, "llm_pca_whiten": files.whiten, "seed": files.seed}
-    reduced.save(files.reduced, files.pca_key, kind="pca_table", inputs=inputs)
+    with artifact_lock(files.reduced):
+        if os.path.isfile(files.reduced):  # another run made it while this one waited
+            return files.reduced
+        logger.info("LLM item table: PCA to %d dimensions into %s", dim, files.reduced)
+        reduced = reduce_pca(table, dim, files.whiten, files.seed)
+        inputs = {
+            "table_key": files.key,
+            "llm_pca_dim": dim,
+            "llm_pca_whiten": files.whiten,
+            "seed": files.seed,
+        }
+        reduced.save(files.reduced, files.pca_key, kind="pca_table", inputs=inputs)
     return files.reduced
 
 

@@ -1,0 +1,38 @@
+"""One lock file per artifact, so two runs on the same ``saved/`` never build the same thing twice.
+
+The second run waits for the first (it says so) and then reuses what the first built.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+logger = logging.getLogger(__name__)
+
+
+def lock_path(artifact: str) -> str:
+    """``<folder>/.locks/<name>.lock``: beside the artifact, out of the folder's listing."""
+    folder, name = os.path.split(os.path.abspath(artifact))
+    return os.path.join(folder, ".locks", f"{name}.lock")
+
+
+@contextmanager
+def artifact_lock(artifact: str) -> Iterator[None]:
+    """Hold the lock of ``artifact`` for the block; wait, with a log line, while another run holds it."""
+    path = lock_path(artifact)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("%s: another run is building it; waiting for it to finish", artifact)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
