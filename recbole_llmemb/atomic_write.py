@@ -22,7 +22,12 @@ def atomic_write(path: str, mode: str = "w") -> Iterator:
             yield handle
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; caches are plain data files
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, OSError) and not error.filename:
+            # A full disk fails inside a write with no file name: say which file, and that the old one stands.
+            raise OSError(
+                error.errno, f"{path}: cannot write ({error.strerror}); the previous file is kept"
+            ) from error
         raise

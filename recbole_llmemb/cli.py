@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     baselines = [name for name in args.baselines.split(",") if name]
     try:
         outcome = run(args.model, args.dataset, files, settings, stage=args.stage, baselines=baselines)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # one line, naming the file or option and what to do
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in outcome.get("results", []):

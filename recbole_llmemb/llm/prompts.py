@@ -70,24 +70,40 @@ def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[st
     RecBole's loader splits ``token_seq`` text into word ids and drops the text, so prompts
     read the raw file.
     """
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=field_separator, quoting=csv.QUOTE_NONE)
-        try:
-            header = next(reader)
-        except StopIteration as exc:
-            raise ValueError(f"{path}: empty .item file; it needs a 'field:type' header") from exc
-        names = [column.split(":")[0] for column in header]
-        rows = {}
-        for line_no, values in enumerate(reader, start=2):
-            if not values:
-                continue
-            if len(values) != len(names):
-                raise ValueError(
-                    f"{path}, line {line_no}: {len(values)} columns, header has {len(names)};"
-                    " fix the line or the field_separator option"
-                )
-            row = dict(zip(names, values, strict=True))
-            rows[row[names[0]]] = row
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return _read_item_rows(
+                csv.reader(handle, delimiter=field_separator, quoting=csv.QUOTE_NONE), path
+            )
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start});"
+            " save the file as UTF-8"
+        ) from None
+
+
+def _read_item_rows(reader, path: str) -> tuple[str, list[str], dict]:
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise ValueError(f"{path}: empty .item file; it needs a 'field:type' header") from exc
+    names = [column.split(":")[0] for column in header]
+    rows, first_line = {}, {}
+    for line_no, values in enumerate(reader, start=2):
+        if not values:
+            continue
+        if len(values) != len(names):
+            raise ValueError(
+                f"{path}, line {line_no}: {len(values)} columns, header has {len(names)};"
+                " fix the line or the field_separator option"
+            )
+        token = values[0]
+        if token in rows:
+            raise ValueError(
+                f"{path}, line {line_no}: item '{token}' again (first on line {first_line[token]});"
+                " keep one row per item"
+            )
+        rows[token], first_line[token] = dict(zip(names, values, strict=True)), line_no
     return names[0], names[1:], rows
 
 
@@ -108,7 +124,8 @@ def build_item_attributes(
     id_field, columns, rows = read_item_file(item_file, field_separator)
     if id_field != item_id_field:
         raise ValueError(
-            f"{item_file}: first column is '{id_field}', expected ITEM_ID_FIELD '{item_id_field}'"
+            f"{item_file}: first column is '{id_field}', not ITEM_ID_FIELD '{item_id_field}'; put the item"
+            " ids first, or set ITEM_ID_FIELD"
         )
     if not rows:
         raise ValueError(

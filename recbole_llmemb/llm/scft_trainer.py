@@ -16,6 +16,7 @@ import torch
 
 from ..atomic_write import atomic_write
 from ..progress import progress
+from ..records import ArtifactError
 from .lora import lora_model
 from .prompts import PromptTemplate
 from .scft_loss import embed_texts, scft_loss
@@ -33,6 +34,15 @@ class SCFTResult:
     seconds: float  # this call's training time (a resumed run counts only its own part)
     items_per_second: float  # items (each two views, forward and backward) per training second
     model: object = field(default=None, repr=False)  # the peft-wrapped model
+
+
+def _numpy_rng_state() -> dict:
+    """numpy's global RNG state as a tensor and plain numbers (what a weights-only load reads)."""
+    _, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "rest": [int(position), int(has_gauss), float(gauss)],
+    }
 
 
 class SCFTTrainer:
@@ -87,14 +97,21 @@ class SCFTTrainer:
         from peft import set_peft_model_state_dict
 
         device = self.log_tau.device
-        state = torch.load(self.checkpoint_path, map_location=device, weights_only=False)
+        try:  # weights_only: tensors and plain values, never code from the file
+            state = torch.load(self.checkpoint_path, map_location=device, weights_only=True)
+        except Exception as error:  # a truncated file fails in many ways; all mean the same here
+            raise ArtifactError(
+                f"{self.checkpoint_path}: unreadable SCFT checkpoint ({type(error).__name__}); delete it to"
+                " start SCFT over"
+            ) from error
         set_peft_model_state_dict(self.model, state["lora"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         with torch.no_grad():
             self.log_tau.copy_(state["log_tau"])
         torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
+        numpy = state["rng"]["numpy"]
+        np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), *numpy["rest"]))
         self.step, self.losses = state["step"], state["losses"]
         logger.info("SCFT: resuming at step %d of %d from %s", self.step, self.total, self.checkpoint_path)
 
@@ -106,7 +123,7 @@ class SCFTTrainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "log_tau": self.log_tau.detach().clone(),
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state()},
+            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state()},
             "step": self.step,
             "losses": self.losses,
         }

@@ -98,7 +98,7 @@ def export_item_vectors(
         with atomic_write(partial, "wb") as handle:
             np.savez(handle, vectors=vectors, done=done)
 
-    return embed_prompts(
+    vectors = embed_prompts(
         model,
         tokenizer,
         list(prompts.values()),
@@ -111,3 +111,16 @@ def export_item_vectors(
         save_every=int(config_get(config, "llm_checkpoint_every", 50)),
         pooling=config_get(config, "llm_pooling", "mean"),
     )
+    require_finite(vectors, list(prompts))
+    return vectors
+
+
+def require_finite(vectors: np.ndarray, tokens: list[str]) -> None:
+    """Stop before PCA when the LLM returned NaN or Inf for some items (half precision overflows)."""
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        names = ", ".join(tokens[i] for i in bad[:5])
+        raise ValueError(
+            f"LLM item table: the LLM returned NaN or Inf for {len(bad)} of {len(tokens)} items (e.g. {names});"
+            " nothing was saved: load the LLM in float32, or check its weights and these items' text"
+        )

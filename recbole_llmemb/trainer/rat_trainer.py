@@ -10,18 +10,26 @@ from ..model.alignment_loss import alignment_loss
 from .longtail_trainer import LongTailTrainer
 
 
-def pretrained_item_embedding(checkpoint_file: str, n_items: int) -> torch.Tensor:
-    """Item rows ``[n_items, d]`` of a plain backbone's checkpoint (BERT4Rec's mask row dropped)."""
-    state = load_recbole_checkpoint(checkpoint_file, users_own=True)["state_dict"]
+def pretrained_item_embedding(checkpoint_file: str, n_items: int, dataset: str) -> torch.Tensor:
+    """Item rows ``[n_items, d]`` of a plain backbone's checkpoint of the same dataset (BERT4Rec's mask
+    row dropped); another dataset or item count is a one-line error naming ``pretrained_srs_file``."""
+    checkpoint = load_recbole_checkpoint(checkpoint_file, users_own=True)
+    state, config = checkpoint["state_dict"], checkpoint.get("config")
     if "item_embedding.weight" not in state:
-        raise KeyError(f"pretrained_srs_file: {checkpoint_file} has no item_embedding.weight")
-    weight = state["item_embedding.weight"][:n_items]
-    if weight.shape[0] != n_items:
+        raise ValueError(f"pretrained_srs_file: {checkpoint_file} has no item_embedding.weight")
+    if config is not None and config["dataset"] != dataset:
         raise ValueError(
-            f"pretrained_srs_file: {checkpoint_file} has {weight.shape[0]} items, dataset has"
-            f" {n_items}; train the plain backbone on the same dataset"
+            f"pretrained_srs_file: {checkpoint_file} is a model of dataset '{config['dataset']}', this run's is"
+            f" '{dataset}'; train the plain backbone on this dataset"
         )
-    return weight.float()
+    rows = state["item_embedding.weight"].shape[0]
+    extra = 1 if config is not None and config["model"] == "BERT4Rec" else 0  # its [mask] row
+    if rows - extra != n_items:
+        raise ValueError(
+            f"pretrained_srs_file: {checkpoint_file} has {rows - extra - 1} items, dataset has {n_items - 1};"
+            " train the plain backbone on the same dataset and filters"
+        )
+    return state["item_embedding.weight"][:n_items].float()
 
 
 # Model attributes naming the item-id fields a training batch may look up (BERT4Rec: the last three).
@@ -48,7 +56,7 @@ class RATTrainer(LongTailTrainer):
                     "pretrained_srs_file: align_weight > 0 needs the plain backbone's checkpoint;"
                     " run the full pipeline or set align_weight: 0"
                 )
-            align_target = pretrained_item_embedding(checkpoint, model.n_items)
+            align_target = pretrained_item_embedding(checkpoint, model.n_items, config["dataset"])
             size = model.item_embedding.weight.shape[1]
             if align_target.shape[1] != size:
                 raise ValueError(

@@ -1,0 +1,265 @@
+"""The table of bad inputs (docs/troubleshooting.md): each is a one-line error naming the file,
+field or option and what to do, with exit code 2, and nothing already computed is lost."""
+
+import errno
+import glob
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+
+import pytest
+
+from recbole_llmemb import cli
+from recbole_llmemb.llm import item_table, table_export
+
+TINY_ARGS = (
+    "--load_col={'inter':['user_id','item_id','timestamp']}",
+    "--prompt_fields=['title','genre','year']",
+)
+
+
+def run_cli(base_config, capsys, *arguments, dataset="tiny", **overrides) -> tuple[int, list[str]]:
+    """``run_recbole_llmemb.py`` on the tiny data; its exit code and the lines it wrote to stderr."""
+    settings = {
+        k: v for k, v in dict(base_config, epochs=1, **overrides).items() if not isinstance(v, list | dict)
+    }
+    argv = [f"--dataset={dataset}", *TINY_ARGS, *(f"--{k}={v}" for k, v in settings.items()), *arguments]
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, (captured.err + captured.out).strip().splitlines()
+
+
+def fails(base_config, capsys, *patterns, arguments=(), **overrides) -> str:
+    """Run, expect exit code 2 and one error line holding every pattern; the line."""
+    code, lines = run_cli(base_config, capsys, *arguments, **overrides)
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert code == 2 and len(errors) == 1, lines[-5:]
+    for pattern in patterns:
+        assert pattern in errors[0], errors[0]
+    return errors[0]
+
+
+def tiny_file(base_config, kind: str) -> str:
+    return os.path.join(base_config["data_path"], "tiny", f"tiny.{kind}")
+
+
+def cache(base_config) -> str:
+    return os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
+
+
+# --- data files -------------------------------------------------------------------------------
+
+
+def test_missing_dataset_folder(base_config, capsys):
+    code, lines = run_cli(base_config, capsys, dataset="absent")
+    assert (
+        code == 2 and len(lines) == 1 and "absent.inter not found" in lines[0] and "absent.item" in lines[0]
+    )
+
+
+def test_empty_inter_file(base_config, capsys):
+    open(tiny_file(base_config, "inter"), "w").close()
+    fails(base_config, capsys, "tiny.inter: empty file", "'field:type' header")
+
+
+def test_inter_file_without_user_column(base_config, capsys):
+    path = tiny_file(base_config, "inter")
+    text = open(path).read().replace("user_id:token", "customer:token", 1)
+    open(path, "w").write(text)
+    fails(base_config, capsys, "tiny.inter: no 'user_id' column", "USER_ID_FIELD")
+
+
+def test_missing_item_file(base_config, capsys):
+    os.remove(tiny_file(base_config, "item"))
+    fails(base_config, capsys, "tiny.item not found", "title, genre, year")
+
+
+def test_empty_item_file(base_config, capsys):
+    open(tiny_file(base_config, "item"), "w").close()
+    fails(base_config, capsys, "tiny.item: empty .item file")
+
+
+def test_item_file_without_item_id_column(base_config, capsys):
+    path = tiny_file(base_config, "item")
+    text = open(path).read().replace("item_id:token", "asin:token", 1)
+    open(path, "w").write(text)
+    fails(base_config, capsys, "tiny.item: first column is 'asin'", "ITEM_ID_FIELD")
+
+
+def test_item_file_with_duplicate_ids(base_config, capsys):
+    path = tiny_file(base_config, "item")
+    lines = open(path).read().splitlines()
+    open(path, "w").write("\n".join([*lines, lines[1]]) + "\n")
+    fails(base_config, capsys, f"tiny.item, line {len(lines) + 1}: item 'i1' again (first on line 2)")
+
+
+def test_item_file_with_non_utf8_bytes(base_config, capsys):
+    path = tiny_file(base_config, "item")
+    open(path, "ab").write(b"i99\tcaf\xe9\tdrama\t1999\n")
+    fails(base_config, capsys, "tiny.item: not UTF-8 text (byte 0xe9", "save the file as UTF-8")
+
+
+def test_items_without_text_or_row_are_counted_in_one_warning_and_the_run_goes_on(
+    base_config, capsys, caplog
+):
+    # tiny: item 30 has no row in .item, item 29 only empty fields; by design a warning, not an error.
+    with caplog.at_level(logging.WARNING):
+        assert run_cli(base_config, capsys, "--stage=table")[0] == 0
+    warnings = [r.getMessage() for r in caplog.records if "items have no row in" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("1 of 30 items have no row in")
+    assert "and 1 only empty text fields" in warnings[0]
+
+
+def test_dataset_too_small_for_leave_one_out(base_config, capsys):
+    open(tiny_file(base_config, "inter"), "w").write(
+        "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t1\nu1\ti2\t2\n"
+    )
+    fails(base_config, capsys, "dataset 'tiny': no user has the 3 interactions that leave-one-out needs")
+
+
+# --- the LLM ----------------------------------------------------------------------------------
+
+
+def test_llm_path_that_does_not_exist(base_config, capsys, tmp_path):
+    fails(
+        base_config,
+        capsys,
+        f"llm_path: {tmp_path / 'nope'} is neither a .gguf file",
+        llm_path=tmp_path / "nope",
+    )
+
+
+def test_llm_path_that_is_not_a_model(base_config, capsys, tmp_path):
+    folder = tmp_path / "not-a-model"
+    shutil.copytree(base_config["llm_path"], folder)
+    (folder / "config.json").write_text('{"model_type": "not-a-model"}')
+    fails(base_config, capsys, f"llm_path: {folder}: ", "give a complete Hugging Face model", llm_path=folder)
+
+
+def test_llm_without_tokenizer(base_config, capsys, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(os.path.join(base_config["llm_path"], name), folder)
+    fails(base_config, capsys, f"llm_path: {folder}: no usable tokenizer", llm_path=folder)
+
+
+def test_an_llm_returning_nan_names_the_items_and_stops_before_pca(base_config, capsys, monkeypatch):
+    pool = table_export.pool
+
+    def nan_for_some(hidden, mask, pooling):
+        vectors = pool(hidden, mask, pooling)
+        vectors[0] = float("nan")  # the first prompt of each batch
+        return vectors
+
+    monkeypatch.setattr(table_export, "pool", nan_for_some)
+    fails(
+        base_config,
+        capsys,
+        "the LLM returned NaN or Inf for 4 of 30 items (e.g. ",
+        "float32",
+        llm_batch_size=8,
+    )
+    assert not glob.glob(os.path.join(cache(base_config), "*.npz"))  # no table, no PCA of NaN rows
+
+
+# --- damaged caches ---------------------------------------------------------------------------
+
+
+def truncate(path: str) -> None:
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "pattern", ["pca-*.npz", "llm-table-*.npz", "pretrained-SASRec-*.pth", "LLMEmbSASRec-*.pth"]
+)
+def test_a_truncated_table_or_checkpoint(base_config, capsys, pattern):
+    assert run_cli(base_config, capsys)[0] == 0
+    (path,) = glob.glob(os.path.join(cache(base_config), pattern))
+    if pattern.startswith("llm-table"):
+        os.remove(glob.glob(os.path.join(cache(base_config), "pca-*.npz"))[0])  # so the raw table is read
+    truncate(path)
+    fails(base_config, capsys, f"{path}: its bytes changed since it was written", "delete")
+
+
+def test_a_partial_checkpoint_without_its_record(base_config, capsys):
+    assert run_cli(base_config, capsys, "--stage=pretrain")[0] == 0
+    (done,) = glob.glob(os.path.join(cache(base_config), "pretrained-SASRec-*.pth"))
+    partial = done.replace(".pth", ".partial.pth")
+    shutil.move(done, partial)
+    os.remove(f"{done}.json")
+    fails(base_config, capsys, f"{partial}: no record of its inputs", arguments=["--stage=pretrain"])
+
+
+def test_an_unreadable_scft_checkpoint(base_config, capsys):
+    assert run_cli(base_config, capsys, "--stage=scft", scft=True)[0] == 0
+    (run,) = glob.glob(os.path.join(cache(base_config), "scft-*"))
+    shutil.rmtree(os.path.join(run, "adapter"))  # an interrupted run: its checkpoint is what is left
+    os.remove(os.path.join(run, "scft.json"))
+    truncate(os.path.join(run, "checkpoint.pt"))
+    fails(
+        base_config,
+        capsys,
+        "checkpoint.pt: unreadable SCFT checkpoint",
+        "delete it",
+        arguments=["--stage=scft"],
+        scft=True,
+    )
+
+
+def test_a_damaged_lora_adapter(base_config, capsys):
+    assert run_cli(base_config, capsys, "--stage=scft", scft=True)[0] == 0
+    (adapter,) = glob.glob(os.path.join(cache(base_config), "scft-*", "adapter", "adapter_model.safetensors"))
+    truncate(adapter)
+    fails(
+        base_config,
+        capsys,
+        "unreadable SCFT adapter",
+        "to fine-tune again",
+        arguments=["--stage=table"],
+        scft=True,
+    )
+
+
+# --- alignment target, disk ---------------------------------------------------------------------
+
+
+def test_a_pretrained_srs_file_of_another_dataset(base_config, capsys):
+    assert run_cli(base_config, capsys, "--stage=pretrain")[0] == 0
+    (plain,) = glob.glob(os.path.join(cache(base_config), "pretrained-SASRec-*.pth"))
+    path = tiny_file(base_config, "inter")  # another dataset: the same users with fewer items
+    lines = [line for line in open(path).read().splitlines() if not line.split("\t")[1] == "i3"]
+    open(path, "w").write("\n".join(lines) + "\n")
+    fails(
+        base_config, capsys, f"pretrained_srs_file: {plain} has 30 items, dataset has 29",
+        arguments=["--model=LLMEmbSASRec", f"--pretrained_srs_file={plain}"],
+    )  # fmt: skip
+
+
+def test_a_full_disk_while_writing_a_table_names_the_file_and_keeps_what_was_computed(
+    base_config, capsys, monkeypatch
+):
+    atomic_write = item_table.atomic_write
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    @contextmanager
+    def full_for_pca(path, mode="w"):
+        with atomic_write(path, mode) as handle:  # the real temp-file-and-rename, failing inside
+            yield FullDisk() if os.path.basename(path).startswith("pca-") else handle
+
+    monkeypatch.setattr(item_table, "atomic_write", full_for_pca)
+    line = fails(
+        base_config,
+        capsys,
+        "pca-",
+        ".npz: cannot write (No space left on device)",
+        arguments=["--stage=table"],
+    )
+    assert "previous file is kept" in line
+    assert glob.glob(os.path.join(cache(base_config), "llm-table-*.npz"))  # the LLM's work is kept
+    assert not [f for f in os.listdir(cache(base_config)) if f.endswith(".tmp")]
