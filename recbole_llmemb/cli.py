@@ -26,7 +26,7 @@ Stages, run in order up to --stage; each reuses its artifact under <checkpoint_d
             row, and the item table that the alignment loss targets.
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the
             item embedding, loss = backbone loss + align_weight * alignment), test it, and
-            write the report to <results_dir>/<dataset>-<model>-<protocol>.md/.csv/.json
+            write the report to <results_dir>/<dataset>-<model>-<key>-<protocol>.md/.csv/.json
             with -groups.png (HR@10 per popularity group) and -tsne.png (item tables).
 
 --model=SASRec|GRU4Rec|BERT4Rec runs the comparison (plain backbone vs LLMEmb);

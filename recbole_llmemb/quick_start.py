@@ -34,6 +34,7 @@ from .llm.table_stage import build_table as build_table_stage
 from .llm.table_stage import table_file
 from .model.embedding_builder import table_dim
 from .report.comparison import write_comparison
+from .report.index import update_index
 from .training import RunResult, cached_train_and_test, protocol
 from .utils import LLMEMB_MODELS, get_model, llmemb_class
 
@@ -136,9 +137,12 @@ def _train_llmemb(llm_config, scratch_dir: str | None) -> RunResult:
 
 
 def _report(llm_config, name: str, results: list[RunResult], timings: dict) -> list[str]:
-    """Write the report ``<results_dir>/<dataset>-<name>-*`` of ``results`` (LLMEmb last); its paths."""
+    """Write the report ``<results_dir>/<dataset>-<name>-<key>-*`` of ``results`` (LLMEmb last), named
+    by the LLMEmb model's key, and update the folder's index and latest link; its paths."""
     model_class = llm_config.model_class
+    llmemb = results[-1]
     meta = {
+        "run key": llmemb.key,
         "dataset": llm_config["dataset"],
         "validation protocol": protocol(llm_config),
         "seed": llm_config["seed"],
@@ -150,12 +154,17 @@ def _report(llm_config, name: str, results: list[RunResult], timings: dict) -> l
         "freeze_llm_table": bool(llm_config["freeze_llm_table"]),
         "align_weight": llm_config["align_weight"],
         "align_temperature": llm_config["align_temperature"],
+        "epochs": llm_config["epochs"],
         "device": str(llm_config["device"]),
+        **{
+            f"{r.model} checkpoint" if r is not llmemb else "llmemb checkpoint": r.checkpoint for r in results
+        },
         **timings,
     }
-    stem = os.path.join(llm_config["results_dir"], f"{llm_config['dataset']}-{name}")
+    stem = os.path.join(llm_config["results_dir"], f"{llm_config['dataset']}-{name}-{llmemb.key[:8]}")
     paths = write_comparison(stem, results, meta)
-    logger.info("Results written to %s", ", ".join(paths))
+    index = update_index(llm_config["results_dir"], stem, paths[0])
+    logger.info("Results written to %s (all reports: %s)", ", ".join(paths), index)
     return paths
 
 

@@ -28,6 +28,7 @@ class RunResult:
     protocol: str  # the validation protocol, whose results are ``test_result``
     checkpoint: str
     seconds: float | None  # training and testing; for a cached model those of the run that trained it
+    key: str | None = None  # of the checkpoint: its settings and inputs
     best_valid_score: float | None = None
     best_valid_result: dict | None = None
     valid_score_bigger: bool = True
@@ -157,6 +158,7 @@ def train_and_test(
         protocol(config),
         saved_model_file,
         time.time() - start,
+        key=key,
         best_valid_score=None if best_score is None else float(best_score),
         best_valid_result=None if best_result is None else {k: float(v) for k, v in best_result.items()},
         valid_score_bigger=bool(config["valid_metric_bigger"]),

@@ -78,4 +78,4 @@ def test_cli_runs_the_pipeline_and_prints_the_table(monkeypatch, base_config, ca
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| SASRec |" in out and "| LLMEmbSASRec |" in out
-    assert os.path.isfile(os.path.join(base_config["results_dir"], "tiny-SASRec-full.md"))
+    assert os.path.isfile(os.path.join(base_config["results_dir"], "tiny-SASRec-latest.md"))

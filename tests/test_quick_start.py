@@ -17,7 +17,8 @@ from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, monkeypatch):
     outcome = quick_start.run(backbone, "tiny", config_dict=dict(base_config, epochs=1))
     paths = outcome["results"]
-    stem = os.path.join(base_config["results_dir"], f"tiny-{backbone}")
+    key = outcome["llmemb"]["checkpoint"].rsplit("-", 1)[-1][:8]  # reports are named by the run's key
+    stem = os.path.join(base_config["results_dir"], f"tiny-{backbone}-{key}")
     assert paths == [
         *(f"{stem}-{p}{ext}" for p in ("full", "uni100") for ext in (".md", ".csv", ".json", "-groups.png")),
         f"{stem}-tsne.png",
@@ -26,6 +27,8 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     table = open(md_path).read()
     assert "tail HR@10" in table and "head NDCG@10" in table
     assert "- llm_pca_dim: 8" in table and "- freeze_llm_table: True" in table  # the switches this run used
+    assert f"- llmemb checkpoint: {outcome['llmemb']['checkpoint']}" in table  # what produced it
+    assert f"- {backbone} checkpoint: {outcome['plain']['checkpoint']}" in table
     for png in (groups_png, tsne_png):
         assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert open(csv_path).readline().startswith("model,")
@@ -443,7 +446,8 @@ def test_llmemb_alone_trains_against_the_users_own_plain_checkpoint(base_config,
     llmemb = outcome["llmemb"]
     assert llmemb["model"] == "LLMEmbSASRec" and 0.0 <= llmemb["test_result"]["hit@10"] <= 1.0
     assert llmemb["best_valid_score"] is not None and set(outcome["timings"]) >= {"llm_table_s", "llmemb_s"}
-    assert outcome["results"][0].endswith("tiny-LLMEmbSASRec-full.md")
+    assert os.path.basename(outcome["results"][0]).startswith("tiny-LLMEmbSASRec-")
+    assert outcome["results"][0].endswith("-full.md")
     rows = json.load(open(outcome["results"][2]))["rows"]
     assert [row["model"] for row in rows] == ["LLMEmbSASRec"]  # LLMEmb alone: no plain row retrained
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
@@ -497,3 +501,17 @@ def test_an_edited_item_file_rebuilds_exactly_what_depends_on_it(base_config, tm
     new = {f.split("-")[0] for f in set(os.listdir(cache)) - before if not f.endswith(".json")}
     assert new == {"scft", "llm", "pca", "LLMEmbSASRec"}  # the SCFT run, raw and PCA tables, LLMEmb
     assert edited["llmemb"]["checkpoint"] != first["llmemb"]["checkpoint"]
+
+
+def test_a_run_with_other_settings_keeps_the_earlier_report_and_the_index_lists_both(base_config):
+    results = base_config["results_dir"]
+    first = quick_start.run("SASRec", "tiny", config_dict=dict(base_config, epochs=2))["results"][0]
+    second = quick_start.run("SASRec", "tiny", config_dict=dict(base_config, epochs=1))["results"][0]
+    assert first != second and os.path.isfile(first) and os.path.isfile(second)
+    assert "- epochs: 2" in open(first).read() and "- epochs: 1" in open(second).read()
+    latest = os.path.join(results, "tiny-SASRec-latest.md")
+    assert os.path.realpath(latest) == os.path.realpath(second)
+    index = open(os.path.join(results, "index.md")).read()
+    for report in (first, second):
+        name = os.path.basename(report)[: -len(".md")]
+        assert f"[{name}]({name}.md)" in index
