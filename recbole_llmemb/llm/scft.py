@@ -19,8 +19,9 @@ import numpy as np
 
 from ..atomic_write import atomic_write
 from ..config import cache_dir, config_get
-from ..fingerprints import key_of
+from ..fingerprints import CACHE_FORMAT_VERSION, key_of
 from ..locks import artifact_lock
+from ..records import ArtifactError
 from .loading import llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 from .rng import isolated_rng
@@ -102,6 +103,14 @@ def _finished_or_trained(
         logger.info("SCFT: reusing %s", outcome.directory)
         with open(outcome.report_path, encoding="utf-8") as handle:
             outcome.report = json.load(handle)
+        if (
+            outcome.report.get("key") != outcome.key
+            or outcome.report.get("format_version") != CACHE_FORMAT_VERSION
+        ):
+            raise ArtifactError(
+                f"{outcome.report_path}: records another SCFT run (key {outcome.report.get('key')}, format"
+                f" {outcome.report.get('format_version')}); delete {outcome.directory} to fine-tune again"
+            )
         return outcome
 
     settings = SCFTSettings.from_config(config)
@@ -125,6 +134,12 @@ def _finished_or_trained(
         )
     losses = result.losses
     outcome.report = {
+        "format_version": CACHE_FORMAT_VERSION,
+        "key": outcome.key,
+        "inputs": {
+            "llm_fingerprint": llm_fingerprint(llm_path),
+            "attributes_key": key_of(sorted((t, list(map(list, p))) for t, p in attributes.items())),
+        },
         "items": len(items),
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
