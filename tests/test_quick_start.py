@@ -13,8 +13,21 @@ from recbole_llmemb.quick_start import make_config, prepare_table
 from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 
 
+@pytest.fixture
+def trained(monkeypatch) -> list[tuple[str, bool]]:
+    """``(model, trained?)`` of every train_and_test call: which models trained, which were re-tested."""
+    calls = []
+    original = training.train_and_test
+    monkeypatch.setattr(
+        training,
+        "train_and_test",
+        lambda *a, **k: calls.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
+    )
+    return calls
+
+
 @pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
-def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, monkeypatch):
+def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, backbone, trained):
     outcome = quick_start.run(backbone, "tiny", config_dict=dict(base_config, epochs=1))
     paths = outcome["results"]
     key = outcome["llmemb"]["checkpoint"].rsplit("-", 1)[-1][:8]  # reports are named by the run's key
@@ -46,14 +59,9 @@ def test_end_to_end_writes_comparison_and_reuses_pretrained_model(base_config, b
     assert plain["best_valid_score"] == plain["best_valid_result"]["ndcg@10"] and plain["valid_score_bigger"]
     assert plain["test_result"] == plain["test_results"]["full"]
 
+    assert trained == [(backbone, True), (f"LLMEmb{backbone}", True)]  # the first run trains both
     # Second run: everything comes from the caches and is only re-tested.
-    trained = []
-    original = training.train_and_test
-    monkeypatch.setattr(
-        training,
-        "train_and_test",
-        lambda *a, **k: trained.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
-    )
+    trained.clear()
     again = quick_start.run(backbone, "tiny", config_dict=dict(base_config, epochs=1))
     assert trained == [(backbone, False), (f"LLMEmb{backbone}", False)]  # both from their caches
     assert again["plain"]["test_result"] == plain["test_result"]
@@ -471,7 +479,7 @@ def test_objective_function_and_unsaved_runs_return_recboles_dict_and_keep_no_mo
     assert not any(f.endswith(".pth") for f in os.listdir(cache))
 
 
-def test_an_edited_item_file_rebuilds_exactly_what_depends_on_it(base_config, tmp_path, monkeypatch):
+def test_an_edited_item_file_rebuilds_exactly_what_depends_on_it(base_config, tmp_path, trained):
     """Stale caches: edit .item and rerun: SCFT, the table and LLMEmb are rebuilt, plain is reused."""
     import shutil
 
@@ -479,13 +487,7 @@ def test_an_edited_item_file_rebuilds_exactly_what_depends_on_it(base_config, tm
     first = quick_start.run("SASRec", "tiny", config_dict=settings)
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
     before = set(os.listdir(cache))
-    trained = []
-    original = training.train_and_test
-    monkeypatch.setattr(
-        training,
-        "train_and_test",
-        lambda *a, **k: trained.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
-    )
+    trained.clear()
     # Copies of the data and the LLM elsewhere are the same inputs: everything is reused.
     shutil.copytree(base_config["data_path"], tmp_path / "copied-data")
     shutil.copytree(base_config["llm_path"], tmp_path / "copied-llm")
