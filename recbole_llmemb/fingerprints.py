@@ -47,6 +47,9 @@ def _load_memo() -> None:
 
 
 def _save_memo() -> None:
+    # Entries of files that are gone (temp folders, replaced files) would only grow the memo.
+    for stale in [key for key in _memo if not os.path.exists(key.split("|", 1)[0])]:
+        del _memo[stale]
     try:
         with atomic_write(memo_path()) as handle:
             json.dump(_memo, handle)
