@@ -22,6 +22,7 @@ from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
 from .model.alignment_loss import SIMILARITIES
 from .model.embedding_builder import TABLE_NORMS
+from .model.sampled_softmax import PROPOSALS
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,8 @@ RULES: dict[str, Callable] = {
     "longtail_head_ratio": number(0, 1, low_open=True), "longtail_threshold": optional(integer(1)),
     "longtail_group_bounds": list_of(integer(1), "whole numbers >= 1"),
     "longtail_user_length_threshold": optional(integer(1)),
+    "sampled_softmax_negatives": integer(0), "sampled_softmax_proposal": one_of(*PROPOSALS),
+    "sampled_softmax_beta": number(0),
 }  # fmt: skip
 
 

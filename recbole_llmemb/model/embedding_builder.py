@@ -40,8 +40,8 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
     The table is read from the table stage's artifact (:func:`load_table`): no LLM runs here.
     Without the adapter (``use_adapter: False``) the table is PCA'd straight to ``out_dim``.
     ``llm_table_norm`` conditions the PCA'd table first; ``item_id_residual`` selects the
-    "LLMEmb + ID" variant. Losses other than CE score only the looked-up items, so there a
-    training step adapts only those rows (``row_lookup``).
+    "LLMEmb + ID" variant. Losses other than full CE (BPR, the sampled softmax) score only the
+    looked-up items, so there a training step adapts only those rows (``row_lookup``).
     """
     id2token = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])
     use_adapter = bool(config_get(config, "use_adapter", True))
@@ -58,5 +58,6 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         freeze_table=bool(config_get(config, "freeze_llm_table", True)),
         n_extra_tokens=n_extra_tokens,
         init_std=float(config_get(config, "initializer_range", 0.02)),
-        row_lookup=config_get(config, "loss_type", "CE") != "CE",
+        row_lookup=config_get(config, "loss_type", "CE") != "CE"
+        or int(config_get(config, "sampled_softmax_negatives", 0)) > 0,
     )

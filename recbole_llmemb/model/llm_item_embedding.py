@@ -6,6 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Model attributes naming the item-id fields a training batch may look up (BERT4Rec: the last three).
+LOOKUP_FIELDS = ("ITEM_SEQ", "ITEM_ID", "NEG_ITEM_ID", "MASK_ITEM_SEQ", "POS_ITEMS", "NEG_ITEMS")
+
+
+def batch_item_ids(model, interaction) -> torch.Tensor:
+    """Every item id a training step of ``model`` may look up in ``interaction`` (with repeats)."""
+    fields = {getattr(model, name) for name in LOOKUP_FIELDS if hasattr(model, name)}
+    return torch.cat([interaction[f].flatten() for f in sorted(fields) if f in interaction])
+
 
 class LLMItemEmbedding(nn.Module):
     """Drop-in for a backbone's ``item_embedding``: has ``.weight`` and ``forward(ids)``.

@@ -11,6 +11,7 @@ from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from ..progress import RecBoleProgressMixin
+from .sampled_softmax_training import SampledSoftmaxMixin
 
 
 class LongTailEvaluationMixin:
@@ -62,6 +63,8 @@ class LongTailEvaluationMixin:
         return interaction, scores, positive_u, positive_i
 
 
-class LongTailTrainer(LongTailEvaluationMixin, RecBoleProgressMixin, CheckpointCompatMixin, Trainer):
-    """RecBole's Trainer with long-tail evaluation and followable progress; loads its checkpoints under
-    torch >= 2.6 and saves them atomically."""
+class LongTailTrainer(
+    LongTailEvaluationMixin, SampledSoftmaxMixin, RecBoleProgressMixin, CheckpointCompatMixin, Trainer
+):
+    """RecBole's Trainer with long-tail evaluation, the sampled softmax when asked for, and followable
+    progress; loads its checkpoints under torch >= 2.6 and saves them atomically."""

@@ -7,6 +7,7 @@ import torch
 from ..compat import load_recbole_checkpoint
 from ..config import config_get
 from ..model.alignment_loss import alignment_loss
+from ..model.llm_item_embedding import batch_item_ids
 from .longtail_trainer import LongTailTrainer
 
 
@@ -30,10 +31,6 @@ def pretrained_item_embedding(checkpoint_file: str, n_items: int, dataset: str) 
             " train the plain backbone on the same dataset and filters"
         )
     return state["item_embedding.weight"][:n_items].float()
-
-
-# Model attributes naming the item-id fields a training batch may look up (BERT4Rec: the last three).
-LOOKUP_FIELDS = ("ITEM_SEQ", "ITEM_ID", "NEG_ITEM_ID", "MASK_ITEM_SEQ", "POS_ITEMS", "NEG_ITEMS")
 
 
 class RATTrainer(LongTailTrainer):
@@ -85,13 +82,13 @@ class RATTrainer(LongTailTrainer):
         """``(backbone loss, align_weight * alignment loss)`` for one batch."""
         embedding = self.model.item_embedding
         row_lookup = getattr(embedding, "row_lookup", False)
-        if row_lookup:
-            # One adapter pass over the batch's distinct items serves every lookup of this step.
-            fields = {getattr(self.model, name) for name in LOOKUP_FIELDS if hasattr(self.model, name)}
-            embedding.prefetch(
-                torch.cat([interaction[f].flatten() for f in sorted(fields) if f in interaction])
-            )
-        rec_loss = self.model.calculate_loss(interaction)
+        if self.sampled_softmax is not None:  # it adapts the history and its candidates itself
+            rec_loss = self.sampled_softmax(interaction)
+        else:
+            if row_lookup:
+                # One adapter pass over the batch's distinct items serves every lookup of this step.
+                embedding.prefetch(batch_item_ids(self.model, interaction))
+            rec_loss = self.model.calculate_loss(interaction)
         if self.align_target is None or self.align_weight == 0:
             return rec_loss, rec_loss.new_zeros(())
         items = torch.cat([interaction[self.model.ITEM_SEQ].flatten(), interaction[self.model.ITEM_ID]])
