@@ -9,18 +9,26 @@ plain model needs training; the LLM table comes from the cache (or is built firs
 
 With a sampled-negative loss (``--config_files=one-negative``) a
 further row times LLMEmb with the whole table adapted every step, as before ``row_lookup``.
+Under CE, further rows time the adapter under bf16 autocast (``adapter_dtype``) and the sampled
+softmax (``--negatives`` K) for both models. ``--random_table`` times against a random LLM table
+(the cost does not depend on its values) instead of building the real one.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import tempfile
 import time
 
+import numpy as np
 import torch
 
 from recbole_llmemb import BACKBONES
 from recbole_llmemb.data import load_data
+from recbole_llmemb.evaluation.popularity import training_item_popularity
+from recbole_llmemb.model.sampled_softmax import SampledSoftmaxLoss
 from recbole_llmemb.quick_start import make_config, prepare_table
 from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 
@@ -48,6 +56,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--config_files", default=None, help="comma-separated YAML files, as for the runner")
+    parser.add_argument("--negatives", type=int, default=1024, help="K of the sampled-softmax rows")
+    parser.add_argument("--random_table", action="store_true", help="a random LLM table, not the built one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     llmemb_class = BACKBONES[args.model]
@@ -55,25 +65,51 @@ def main() -> None:
     files = args.config_files.split(",") if args.config_files else None
     config = make_config(llmemb_class, args.dataset, files, settings)
     dataset, train_data, _, _ = load_data(config)
-    prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)
+    if args.random_table:
+        tokens = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])[1:]
+        table = os.path.join(tempfile.mkdtemp(), "random-table.npz")
+        vectors = np.random.default_rng(0).normal(size=(len(tokens), config["llm_pca_dim"] or 576))
+        np.savez(table, tokens=np.array(tokens), vectors=vectors.astype(np.float32))
+        settings["llmemb_table_file"] = table
+        config = make_config(llmemb_class, args.dataset, files, settings)
+    else:
+        prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)
     batches = list(itertools.islice(train_data, args.steps + WARMUP))
     n_batches = len(train_data)
+    counts = training_item_popularity(train_data.dataset, train_data.dataset.item_num)
 
-    plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
-    plain = LongTailTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
-    rows = [
-        ("plain " + args.model, seconds_per_step(plain, batches, lambda b: (plain.model.calculate_loss(b),)))
-    ]
+    def plain_row(name: str, negatives: int) -> tuple[str, float]:
+        plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
+        plain = LongTailTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
+        loss = SampledSoftmaxLoss(plain.model, negatives, counts) if negatives else plain.model.calculate_loss
+        return name, seconds_per_step(plain, batches, lambda b: (loss(b),))
+
+    rows = [plain_row("plain " + args.model, 0)]
     target = torch.randn(train_data.dataset.item_num, config[llmemb_class.embedding_size_key])
-    variants = [("LLMEmb, no alignment", 0.0, True), ("LLMEmb, alignment", config["align_weight"], True)]
+    variants = [("LLMEmb, no alignment", 0.0, {}), ("LLMEmb, alignment", config["align_weight"], {})]
     if config["loss_type"] != "CE":
-        variants.append(("LLMEmb, alignment, whole table every step", config["align_weight"], False))
-    for name, weight, row_lookup in variants:
+        variants.append(
+            ("LLMEmb, alignment, whole table every step", config["align_weight"], {"row_lookup": False})
+        )
+    else:
+        variants.append(
+            ("LLMEmb, alignment, bf16 adapter", config["align_weight"], {"adapter_dtype": torch.bfloat16})
+        )
+        variants.append(
+            (f"LLMEmb, alignment, sampled softmax K={args.negatives}", config["align_weight"], {"K": 1})
+        )
+    for name, weight, change in variants:
         config["align_weight"] = weight
         model = llmemb_class(config, train_data.dataset)
-        model.item_embedding.row_lookup = model.item_embedding.row_lookup and row_lookup
+        model.item_embedding.row_lookup = model.item_embedding.row_lookup and change.get("row_lookup", True)
+        model.item_embedding.adapter_dtype = change.get("adapter_dtype", torch.float32)
         rat = RATTrainer(config, model, align_target=target)
+        if "K" in change:
+            model.item_embedding.row_lookup = True
+            rat.sampled_softmax = SampledSoftmaxLoss(model, args.negatives, counts)
         rows.append((name, seconds_per_step(rat, batches, rat.rat_loss)))
+    if config["loss_type"] == "CE":
+        rows.append(plain_row(f"plain {args.model}, sampled softmax K={args.negatives}", args.negatives))
 
     print(
         f"{args.dataset}, {args.model}, loss {config['loss_type']}, {args.threads} thread(s), {n_batches} batches per epoch:"

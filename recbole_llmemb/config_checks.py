@@ -21,7 +21,7 @@ from .config import PROPERTIES_DIR, RECBOLE_PROPERTIES_DIR
 from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
 from .model.alignment_loss import SIMILARITIES
-from .model.embedding_builder import TABLE_NORMS
+from .model.embedding_builder import ADAPTER_DTYPES, TABLE_NORMS
 from .model.sampled_softmax import PROPOSALS
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ RULES: dict[str, Callable] = {
     "longtail_group_bounds": list_of(integer(1), "whole numbers >= 1"),
     "longtail_user_length_threshold": optional(integer(1)),
     "sampled_softmax_negatives": integer(0), "sampled_softmax_proposal": one_of(*PROPOSALS),
-    "sampled_softmax_beta": number(0),
+    "sampled_softmax_beta": number(0), "adapter_dtype": one_of(*ADAPTER_DTYPES),
 }  # fmt: skip
 
 

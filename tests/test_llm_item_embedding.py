@@ -161,3 +161,13 @@ def test_row_lookup_adapts_only_the_prefetched_rows_once_per_step():
     with torch.no_grad():
         emb(torch.tensor([4]))  # evaluation scores every item: the whole table
     assert rows_seen[-1] == 49
+
+
+def test_a_bfloat16_adapter_stays_close_to_float32_and_trains_float32_weights():
+    full, half = make(n_items=50), make(n_items=50, adapter_dtype=torch.bfloat16)
+    half.load_state_dict(full.state_dict())
+    assert half.weight.dtype == torch.float32 and not torch.equal(half.weight, full.weight)
+    assert torch.allclose(half.weight, full.weight, rtol=0.05, atol=0.02)  # bf16 keeps ~3 digits
+    half.weight.sum().backward()
+    layer = half.adapter[-1]
+    assert layer.weight.dtype == torch.float32 and layer.weight.grad is not None

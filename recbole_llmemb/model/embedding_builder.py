@@ -11,6 +11,7 @@ from .llm_item_embedding import LLMItemEmbedding
 from .variants import HybridLLMItemEmbedding
 
 TABLE_NORMS = ("none", "center", "standardize")
+ADAPTER_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def table_dim(config, out_dim: int) -> int:
@@ -60,4 +61,5 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         init_std=float(config_get(config, "initializer_range", 0.02)),
         row_lookup=config_get(config, "loss_type", "CE") != "CE"
         or int(config_get(config, "sampled_softmax_negatives", 0)) > 0,
+        adapter_dtype=ADAPTER_DTYPES[config_get(config, "adapter_dtype", "float32")],
     )
