@@ -82,3 +82,15 @@ def test_inter_file_without_an_id_column_is_a_one_line_error(base_config, tmp_pa
     config = make_config("SASRec", "mine", config_dict=dict(settings, data_path=str(tmp_path / "own")))
     with pytest.raises(ValueError, match=r"mine\.inter: no 'user_id' column .*USER_ID_FIELD"):
         load_data(config)
+
+
+def test_evaluation_of_a_large_catalog_goes_in_chunks_with_the_same_results(base_config, monkeypatch):
+    from recbole_llmemb.data import loading
+
+    settings = dict(base_config, epochs=1, eval_batch_size=2048)
+    whole = quick_start.run("SASRec", "tiny", config_dict=settings, stage="pretrain")["plain"]
+    monkeypatch.setattr(loading, "EVAL_SCORES_BUDGET", 31 * 3)  # tiny: 31 items, so 3 users a chunk
+    config = make_config("SASRec", "tiny", config_dict=settings)
+    assert load_data(config)[3].step == 3 and config["eval_batch_size"] == 3
+    chunked = quick_start.run("SASRec", "tiny", config_dict=settings, stage="pretrain")["plain"]
+    assert chunked["cached"] and chunked["test_results"] == whole["test_results"]

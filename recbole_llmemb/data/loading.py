@@ -26,6 +26,23 @@ def _require_leave_one_out(dataset, config) -> None:
         )
 
 
+# Full ranking scores eval_batch_size users against every item at once: at most this many scores.
+EVAL_SCORES_BUDGET = 2**27  # 512 MiB of float32 scores, whatever the catalog's size
+
+
+def _cap_eval_batch(dataset, config) -> None:
+    """Evaluate in chunks of users small enough for the catalog (a 1M-item catalog: 134 users)."""
+    cap = max(1, EVAL_SCORES_BUDGET // dataset.item_num)
+    if config["eval_batch_size"] > cap:
+        logger.info(
+            "eval_batch_size %d -> %d: %d items are scored for each user",
+            config["eval_batch_size"],
+            cap,
+            dataset.item_num,
+        )
+        config["eval_batch_size"] = cap
+
+
 def load_data(config):
     """``(dataset, train, valid, test)`` for ``config``, seeded; fails early if files are missing.
 
@@ -41,5 +58,6 @@ def load_data(config):
         dataset = FileOrderSequentialDataset(config)
     logger.info(dataset)
     _require_leave_one_out(dataset, config)
+    _cap_eval_batch(dataset, config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     return dataset, train_data, valid_data, test_data
