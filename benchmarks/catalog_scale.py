@@ -9,7 +9,9 @@ process, so its peak resident memory is its own; one thread.
     OMP_WAIT_POLICY=PASSIVE python benchmarks/catalog_scale.py --items=12000,100000,1000000
 
 Full cross-entropy through the adapter on 1M items would hold 1M x 1024 activations several
-times over (tens of GB): it is skipped there, with the estimate printed instead.
+times over (tens of GB): it is skipped there, with the estimate printed instead. The last row
+of each catalog times full-ranking evaluation (every item scored for each test user, top 10
+kept) in the chunks ``load_data`` sizes to the catalog.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
-VARIANTS = ("plain CE", "plain sampled", "LLMEmb CE", "LLMEmb sampled")
+VARIANTS = ("plain CE", "plain sampled", "LLMEmb CE", "LLMEmb sampled", "LLMEmb full ranking")
 NEGATIVES = 1024
 USERS_PER_ITEM = 0.05  # 600 users at 12k items, 50k at 1M
 
@@ -78,18 +81,36 @@ def run_one(folder: str, table: str, variant: str, steps: int) -> dict:
         "sampled_softmax_negatives": NEGATIVES if sampled else 0,
     }  # fmt: skip
     config = make_config("LLMEmbSASRec" if llmemb else "SASRec", "synthetic", config_dict=settings)
-    _, train_data, _, _ = load_data(config)
+    _, train_data, _, test_data = load_data(config)
     model = config.model_class(config, train_data.dataset)
     trainer = (RATTrainer if llmemb else LongTailTrainer)(config, model)
     if sampled:  # what the trainer builds at its first epoch
         counts = training_item_popularity(train_data.dataset, model.n_items)
         trainer.sampled_softmax = SampledSoftmaxLoss.from_config(config, model, counts)
+    if variant.endswith("full ranking"):
+        return {**full_ranking_cost(model, test_data, batches=10), "items": model.n_items - 1}
     if llmemb:
         loss = trainer.rat_loss
     else:
         loss = lambda batch: ((trainer.sampled_softmax or model.calculate_loss)(batch),)  # noqa: E731
     batches = list(itertools.islice(train_data, steps + WARMUP))
     return {"s_per_step": seconds_per_step(trainer, batches, loss), "items": model.n_items - 1}
+
+
+def full_ranking_cost(model, test_data, batches: int) -> dict:
+    """Seconds per test user of full ranking (every item scored, top 10 kept), in the chunks that
+    ``load_data`` sizes to the catalog; the first ``batches`` chunks."""
+    import torch
+
+    model.eval()
+    seconds, users = 0.0, 0
+    with torch.no_grad():
+        for interaction, *_ in itertools.islice(test_data, batches):
+            start = time.perf_counter()
+            torch.topk(model.full_sort_predict(interaction).view(len(interaction), -1), 10)
+            seconds += time.perf_counter() - start
+            users += len(interaction)
+    return {"s_per_step": seconds / users, "users_per_chunk": test_data.step}
 
 
 def main() -> None:
