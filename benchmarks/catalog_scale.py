@@ -117,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", default="12000,100000,1000000")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     parser.add_argument("--one", nargs=3, metavar=("FOLDER", "TABLE", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -132,7 +133,7 @@ def main() -> None:
     for n_items in (int(n) for n in args.items.split(",")):
         with tempfile.TemporaryDirectory() as folder:
             table = write_catalog(folder, n_items)
-            for variant in VARIANTS:
+            for variant in args.variants.split(","):
                 if variant == "LLMEmb CE" and n_items >= 1_000_000:
                     gib = n_items * 1024 * 4 * 4 / 2**30  # 1024-wide activations kept for backward, ~4 copies
                     print(f"| {n_items:,} | {variant} | skipped: ~{gib:.0f} GiB of activations | |")
