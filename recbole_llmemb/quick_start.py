@@ -62,8 +62,11 @@ def _table_of(llm_config, dataset) -> tuple[list[str], int]:
 
 
 def prepare_table(llm_config, dataset) -> str:
-    """Build (or reuse) the LLM table that ``llm_config``'s LLMEmb model loads for ``dataset``'s items."""
+    """Build (or reuse) the LLM table that ``llm_config``'s LLMEmb model loads for ``dataset``'s items;
+    with ``llmemb_table_file`` that file, and no LLM stage runs."""
     tokens, dim = _table_of(llm_config, dataset)
+    if llm_config["llmemb_table_file"]:
+        return table_file(llm_config, tokens, dim)[0]
     return build_table_stage(llm_config, tokens, dim, show_progress=bool(llm_config["show_progress"]))
 
 

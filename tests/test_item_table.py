@@ -226,3 +226,24 @@ def test_load_table_reads_the_table_stage_artifact_and_never_runs_the_llm(base_c
     assert explicit.dim == 8  # a table named by the config is taken as it is
     with pytest.raises(MissingTableError, match="llmemb_table_file"):
         load_table(dict(config, llmemb_table_file=path + ".missing"), TOKENS, 8)
+
+
+def test_a_given_table_file_skips_the_llm_stages(base_config, monkeypatch):
+    from recbole_llmemb import quick_start
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an LLM stage ran although llmemb_table_file names the table")
+
+    np.savez(
+        os.path.join(base_config["checkpoint_dir"] + "-own.npz"),
+        tokens=np.array(TOKENS),
+        vectors=np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32),
+    )
+    monkeypatch.setattr(quick_start, "build_table_stage", refuse)
+    settings = dict(
+        base_config, epochs=1, scft=True, llmemb_table_file=base_config["checkpoint_dir"] + "-own.npz"
+    )
+    outcome = quick_start.run("SASRec", "tiny", config_dict=settings)
+    assert 0.0 <= outcome["llmemb"]["test_result"]["hit@10"] <= 1.0
+    cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
+    assert not any(f.startswith(("llm-table-", "pca-", "scft-")) for f in os.listdir(cache))
