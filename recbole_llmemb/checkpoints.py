@@ -44,9 +44,9 @@ def pretrain_key(config) -> str:
     return key_of("plain", settings, dataset_fingerprint(config, ("inter",)))
 
 
-def pretrained_checkpoint(config) -> str:
-    """Where the plain backbone of ``config`` is cached (the pipeline's alignment target)."""
-    return os.path.join(cache_dir(config), f"pretrained-{config['model']}-{pretrain_key(config)}.pth")
+def pretrained_checkpoint(config, key: str | None = None) -> str:
+    """Where the plain backbone of ``config`` (of ``key``, its :func:`pretrain_key`) is cached."""
+    return os.path.join(cache_dir(config), f"pretrained-{config['model']}-{key or pretrain_key(config)}.pth")
 
 
 def alignment_target_key(checkpoint: str | None) -> str | None:
@@ -65,6 +65,6 @@ def llmemb_key(config, table_key: str) -> str:
     )
 
 
-def llmemb_checkpoint(config, table_key: str) -> str:
-    """Where the LLMEmb model of ``config`` (loading the table of ``table_key``) is cached."""
-    return os.path.join(cache_dir(config), f"{config['model']}-{llmemb_key(config, table_key)}.pth")
+def llmemb_checkpoint(config, key: str) -> str:
+    """Where the LLMEmb model of ``config`` and ``key`` (its :func:`llmemb_key`) is cached."""
+    return os.path.join(cache_dir(config), f"{config['model']}-{key}.pth")

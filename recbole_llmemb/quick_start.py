@@ -94,10 +94,9 @@ def _record_time(timings: dict, name: str, result: RunResult) -> None:
 def _train_plain(config, data, scratch_dir: str | None) -> RunResult:
     """A plain RecBole model ("pretrained SRS"): trained once per key, then reused."""
     inputs = {"inter": dataset_fingerprint(config, ("inter",))}
-    checkpoint = pretrained_checkpoint(config)
-    return cached_train_and_test(
-        config, config.model_class, data, checkpoint, pretrain_key(config), inputs, scratch_dir
-    )
+    key = pretrain_key(config)
+    checkpoint = pretrained_checkpoint(config, key)
+    return cached_train_and_test(config, config.model_class, data, checkpoint, key, inputs, scratch_dir)
 
 
 def _alignment_target(llm_config, plain_config) -> str | None:
@@ -133,7 +132,7 @@ def _train_llmemb(llm_config, scratch_dir: str | None) -> RunResult:
         "alignment_target": alignment_target_key(llm_config["pretrained_srs_file"]),
     }
     key = llmemb_key(llm_config, table_key)
-    checkpoint = llmemb_checkpoint(llm_config, table_key)
+    checkpoint = llmemb_checkpoint(llm_config, key)
     return cached_train_and_test(
         llm_config, llm_config.model_class, data, checkpoint, key, inputs, scratch_dir
     )
