@@ -18,6 +18,7 @@ import yaml
 from recbole.utils import argument_list
 
 from .config import PROPERTIES_DIR, RECBOLE_PROPERTIES_DIR
+from .llm.loading import LLM_DTYPES
 from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
 from .model.alignment_loss import SIMILARITIES
@@ -136,6 +137,7 @@ RULES: dict[str, Callable] = {
     "longtail_user_length_threshold": optional(integer(1)),
     "sampled_softmax_negatives": integer(0), "sampled_softmax_proposal": one_of(*PROPOSALS),
     "sampled_softmax_beta": number(0), "adapter_dtype": one_of(*ADAPTER_DTYPES),
+    "llm_dtype": one_of("auto", *LLM_DTYPES),
 }  # fmt: skip
 
 

@@ -247,3 +247,15 @@ def test_a_given_table_file_skips_the_llm_stages(base_config, monkeypatch):
     assert 0.0 <= outcome["llmemb"]["test_result"]["hit@10"] <= 1.0
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
     assert not any(f.startswith(("llm-table-", "pca-", "scft-")) for f in os.listdir(cache))
+
+
+def test_a_bfloat16_llm_gives_its_own_table_close_to_float32s(base_config):
+    from recbole_llmemb.llm.loading import native_bf16, resolve_llm_dtype
+
+    full, key = build_llm_table(table_config(base_config), TOKENS)
+    half, half_key = build_llm_table(table_config(base_config, llm_dtype="bfloat16"), TOKENS)
+    assert half_key != key and half.vectors.dtype == np.float32
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    assert (unit(full.vectors) * unit(half.vectors)).sum(axis=1).min() > 0.99
+    assert not np.array_equal(full.vectors, half.vectors)
+    assert resolve_llm_dtype("auto", "cpu") == (torch.bfloat16 if native_bf16("cpu") else torch.float32)

@@ -252,3 +252,15 @@ def test_learnable_temperature_trains_and_gradient_checkpointing_gives_the_same_
         )
     assert runs[1].losses == pytest.approx(runs[0].losses, rel=1e-4)
     assert learned.losses[0] == pytest.approx(runs[0].losses[0], rel=1e-5)  # same start, then tau moves
+
+
+def test_scft_on_a_bfloat16_llm_keeps_lora_weights_in_float32(base_config):
+    from safetensors.torch import load_file
+
+    outcome = run_scft(scft_config(base_config, llm_dtype="bfloat16"), TOKENS, show_progress=False)
+    assert outcome.key != run_scft(scft_config(base_config), TOKENS, show_progress=False).key
+    assert outcome.report["inputs"]["llm_dtype"] == "bfloat16" and np.isfinite(
+        outcome.report["loss_last_mean"]
+    )
+    weights = load_file(os.path.join(outcome.adapter_dir, "adapter_model.safetensors"))
+    assert weights and {tensor.dtype for tensor in weights.values()} == {torch.float32}

@@ -7,6 +7,7 @@ import os
 
 import torch
 
+from ..config import config_get
 from ..fingerprints import files_fingerprint
 from ..records import ArtifactError
 
@@ -73,10 +74,47 @@ def llm_fingerprint(llm_path: str | None) -> str:
     )
 
 
-def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
+LLM_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a GPU that supports it, or a CPU with
+    avx512_bf16 / amx_bf16 (read from /proc/cpuinfo; False where that is not there)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return device.type == "cpu" and ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def resolve_llm_dtype(name: str, device: torch.device | str) -> torch.dtype:
+    """``llm_dtype``: float32 | bfloat16 | float16 | auto (bfloat16 where native, else float32)."""
+    if name == "auto":
+        return torch.bfloat16 if native_bf16(device) else torch.float32
+    if name not in LLM_DTYPES:
+        raise ValueError(f"llm_dtype: '{name}' is not one of auto, {', '.join(LLM_DTYPES)}")
+    return LLM_DTYPES[name]
+
+
+def llm_device_and_dtype(config) -> tuple[str, torch.dtype]:
+    """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), ``llm_dtype``."""
+    device = config_get(config, "llm_device") or config_get(config, "device", "cpu")
+    return device, resolve_llm_dtype(config_get(config, "llm_dtype", "float32"), device)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def load_llm(llm_path: str | None, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
     """``(model, tokenizer)``: the decoder without its LM head, in eval mode, offline.
 
-    The tokenizer pads on the right with the EOS token when the model defines no pad token.
+    The weights load in ``dtype`` (a large model never makes a float32 copy first). The tokenizer
+    pads on the right with the EOS token when the model defines no pad token.
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -94,7 +132,7 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
         ) from error
     try:
         model, loading = AutoModel.from_pretrained(
-            directory, local_files_only=True, dtype=torch.float32, output_loading_info=True, **kwargs
+            directory, local_files_only=True, dtype=dtype, output_loading_info=True, **kwargs
         )
     except Exception as error:  # a damaged or foreign weights file fails in many ways
         first_line = str(error).splitlines()[0][:200] if str(error) else ""
@@ -115,11 +153,16 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu"):
     return model.to(device).eval(), tokenizer
 
 
-def load_finetuned_llm(llm_path: str | None, adapter_dir: str, device: torch.device | str = "cpu"):
+def load_finetuned_llm(
+    llm_path: str | None,
+    adapter_dir: str,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+):
     """``(model, tokenizer)`` with an SCFT LoRA adapter (peft format) merged into the base weights."""
     from peft import PeftModel
 
-    model, tokenizer = load_llm(llm_path, device)
+    model, tokenizer = load_llm(llm_path, device, dtype)
     try:
         merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     except Exception as error:  # peft and safetensors raise many kinds for a damaged adapter

@@ -22,7 +22,7 @@ from ..config import cache_dir, config_get
 from ..fingerprints import CACHE_FORMAT_VERSION, key_of
 from ..locks import artifact_lock
 from ..records import ArtifactError
-from .loading import llm_fingerprint, load_llm, resolve_llm_path
+from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 from .rng import isolated_rng
 from .scft_settings import SCFTSettings
@@ -38,11 +38,11 @@ def scft_enabled(config) -> bool:
 
 
 def scft_key(
-    llm_fingerprint: str, prompts: Mapping[str, Attributes], template: PromptTemplate, settings
+    llm_fingerprint: str, prompts: Mapping[str, Attributes], template: PromptTemplate, settings, dtype: str
 ) -> str:
-    """Changes with the LLM's files, the items' attributes and rendering, and any SCFT setting."""
+    """Changes with the LLM's files and precision, the items' attributes and rendering, and any SCFT setting."""
     attributes = sorted((token, list(map(list, pairs))) for token, pairs in prompts.items())
-    return key_of("scft", llm_fingerprint, attributes, template.instruction, settings.key())
+    return key_of("scft", llm_fingerprint, dtype, attributes, template.instruction, settings.key())
 
 
 @dataclass
@@ -70,7 +70,8 @@ def scft_run(config, attributes: Mapping[str, Attributes]) -> SCFTOutcome:
     """Where the SCFT run of ``config`` on these item attributes lives; nothing is computed."""
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
-    key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings)
+    dtype = dtype_name(llm_device_and_dtype(config)[1])
+    key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings, dtype)
     return SCFTOutcome(key, os.path.join(cache_dir(config), f"scft-{key}"))
 
 
@@ -116,7 +117,7 @@ def _finished_or_trained(
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
     llm_path = config_get(config, "llm_path")
-    device = config_get(config, "llm_device") or config_get(config, "device", "cpu")
+    device, dtype = llm_device_and_dtype(config)
     logger.info(
         "SCFT: fine-tuning %s on %d items into %s, settings %s",
         resolve_llm_path(llm_path),
@@ -126,7 +127,7 @@ def _finished_or_trained(
     )
     items = [attributes[t] for t in item_tokens]
     with isolated_rng():
-        model, tokenizer = load_llm(llm_path, device)
+        model, tokenizer = load_llm(llm_path, device, dtype)
         before = view_retrieval(model, tokenizer, items, template, settings) if settings.eval_items else {}
         result = train_scft(model, tokenizer, items, template, settings, outcome.directory, show_progress)
         after = (
@@ -138,6 +139,7 @@ def _finished_or_trained(
         "key": outcome.key,
         "inputs": {
             "llm_fingerprint": llm_fingerprint(llm_path),
+            "llm_dtype": dtype_name(dtype),
             "attributes_key": key_of(sorted((t, list(map(list, p))) for t, p in attributes.items())),
         },
         "items": len(items),

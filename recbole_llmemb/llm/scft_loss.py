@@ -39,4 +39,6 @@ def embed_texts(
         list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
     ).to(device)
     hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    return pool(hidden, batch["attention_mask"], pooling)
+    return pool(
+        hidden, batch["attention_mask"], pooling
+    ).float()  # the loss in float32, whatever the LLM's dtype

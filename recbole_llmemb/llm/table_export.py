@@ -12,7 +12,7 @@ import torch
 from ..atomic_write import atomic_write
 from ..config import config_get
 from ..progress import progress
-from .loading import load_finetuned_llm, load_llm, resolve_llm_path
+from .loading import llm_device_and_dtype, load_finetuned_llm, load_llm, resolve_llm_path
 from .pooling import pool
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def export_item_vectors(
 
     Progress goes to ``partial`` every ``llm_checkpoint_every`` batches; a run that finds it resumes.
     """
-    device = config_get(config, "llm_device") or config["device"]
+    device, dtype = llm_device_and_dtype(config)
     llm_path = config_get(config, "llm_path")
     logger.info(
         "LLM item table: embedding %d items with %s%s",
@@ -83,9 +83,9 @@ def export_item_vectors(
         f" + SCFT adapter {adapter_dir}" if adapter_dir else " (no SCFT)",
     )
     if adapter_dir:
-        model, tokenizer = load_finetuned_llm(llm_path, adapter_dir, device)
+        model, tokenizer = load_finetuned_llm(llm_path, adapter_dir, device, dtype)
     else:
-        model, tokenizer = load_llm(llm_path, device)
+        model, tokenizer = load_llm(llm_path, device, dtype)
     done = vectors = None
     if os.path.isfile(partial):
         with np.load(partial) as data:

@@ -18,7 +18,7 @@ from ..fingerprints import file_sha256, key_of
 from ..locks import artifact_lock
 from ..records import read_record
 from .item_table import ItemTable, reduce_pca
-from .loading import llm_fingerprint, resolve_llm_path
+from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, resolve_llm_path
 from .pooling import check_pooling
 from .prompts import PromptTemplate, dataset_attributes, render_prompts
 from .rng import isolated_rng
@@ -58,8 +58,9 @@ def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict |
     scft = scft_run(config, attributes) if scft_enabled(config) else None
     pooling = check_pooling(config_get(config, "llm_pooling", "mean"))
     llm = llm_fingerprint(config_get(config, "llm_path"))
+    dtype = dtype_name(llm_device_and_dtype(config)[1])
     max_length = int(config_get(config, "llm_max_length", 128))
-    key = key_of("table", llm, sorted(prompts.items()), pooling, max_length, scft and scft.key)
+    key = key_of("table", llm, dtype, sorted(prompts.items()), pooling, max_length, scft and scft.key)
     whiten = bool(config_get(config, "llm_pca_whiten", False))
     seed = int(config_get(config, "seed", 0))
     pca_key = key_of("pca", key, dim, whiten, seed) if dim else None
@@ -85,6 +86,7 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
     inputs = {
         "llm_path": resolve_llm_path(config_get(config, "llm_path")),
         "llm_fingerprint": llm_fingerprint(config_get(config, "llm_path")),
+        "llm_dtype": dtype_name(llm_device_and_dtype(config)[1]),
         "scft_key": files.scft.key if files.scft else None,
         "prompts_key": key_of(sorted(files.prompts.items())),
         "llm_pooling": config_get(config, "llm_pooling", "mean"),
