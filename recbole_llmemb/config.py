@@ -19,12 +19,6 @@ REMOVED_OPTIONS = {
 }
 
 
-def drop_neutral(items: dict, neutral: dict) -> dict:
-    """``items`` without the options set to their ``neutral`` value (the one that does what the code
-    did before the option existed), so that cache keys made before an option was added stay valid."""
-    return {k: v for k, v in items.items() if not (k in neutral and neutral[k] == v)}
-
-
 def resolve_config_files(files: Sequence[str] | None) -> list[str] | None:
     """Config file paths as given, or a bundled variant: ``llm2x`` / ``properties/variants/llm2x.yaml``.
 
