@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -18,10 +18,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ItemTable:
-    """Item vectors keyed by item token (not by RecBole's internal id, which depends on filtering)."""
+    """Item vectors keyed by item token (not by RecBole's internal id, which depends on filtering).
+
+    A PCA'd table keeps its ``projection`` (``mean``, ``components``, ``scale``): the vectors of
+    items that come later are projected exactly as these were, without refitting.
+    """
 
     tokens: list[str]
     vectors: np.ndarray
+    projection: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self):
         if len(self.tokens) != len(self.vectors):
@@ -31,10 +36,20 @@ class ItemTable:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """LLM vectors of other items through this table's PCA: ``(v - mean) @ components.T / scale``."""
+        if not self.projection:
+            raise ValueError("this table was not reduced by PCA: it has no projection to apply")
+        p = self.projection
+        return ((np.asarray(vectors, dtype=np.float64) - p["mean"]) @ p["components"].T / p["scale"]).astype(
+            np.float32
+        )
+
     def save(self, path: str, key: str, **facts) -> None:
         """Write atomically (temp file + rename), with the record ``<path>.json`` (key, inputs, SHA-256)."""
         buffer = io.BytesIO()
-        np.savez(buffer, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors)
+        arrays = {f"projection_{name}": value for name, value in self.projection.items()}
+        np.savez(buffer, tokens=np.array(self.tokens, dtype=str), vectors=self.vectors, **arrays)
         data = buffer.getvalue()
         write_record(path, key, bytes_sha256(data), items=len(self.tokens), dim=self.dim, **facts)
         with atomic_write(path, "wb") as handle:
@@ -50,7 +65,10 @@ class ItemTable:
             verified_record(path, key)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(tokens=[str(t) for t in data["tokens"]], vectors=data["vectors"])
+                projection = {
+                    k.removeprefix("projection_"): data[k] for k in data.files if k.startswith("projection_")
+                }
+                return cls([str(t) for t in data["tokens"]], data["vectors"], projection)
         except (OSError, ValueError, KeyError, EOFError) as error:
             raise ArtifactError(
                 f"{path}: not a readable item table ({type(error).__name__}: {error}); an item table is an"
@@ -87,4 +105,7 @@ def reduce_pca(table: ItemTable, dim: int, whiten: bool = False, seed: int = 0) 
         dim,
         100 * float(pca.explained_variance_ratio_.sum()),
     )
-    return ItemTable(table.tokens, vectors)
+    scale = np.sqrt(pca.explained_variance_) if whiten else np.ones(dim)
+    return ItemTable(
+        table.tokens, vectors, {"mean": pca.mean_, "components": pca.components_, "scale": scale}
+    )
