@@ -46,7 +46,7 @@ def main(dataset: str, tables: list[str], settings: list[str]) -> None:
     ].numpy()
     for path in tables:
         table = ItemTable.load(path)
-        x = condition_table(reduce_pca(table, 128).to_internal_ids(id2token), "standardize").numpy()[1:]
+        x = condition_table(reduce_pca(table, 128).to_internal_ids(id2token), "standardize")[0].numpy()[1:]
         r2_pop = popularity_r2(x, popularity)
         r2_emb = ridge_r2(x, sasrec)
         unit = table.vectors / np.linalg.norm(table.vectors, axis=1, keepdims=True)

@@ -108,12 +108,14 @@ def test_adapter_layernorm_option_and_bad_norm():
 
 def test_table_conditioning_centres_or_standardises_item_rows_only():
     table = torch.cat([torch.zeros(1, 3), torch.randn(50, 3) * torch.tensor([5.0, 1.0, 0.1]) + 2], dim=0)
-    assert torch.equal(condition_table(table, "none"), table)
-    centred = condition_table(table, "center")
+    assert torch.equal(condition_table(table, "none")[0], table)
+    centred = condition_table(table, "center")[0]
     assert torch.allclose(centred[1:].mean(0), torch.zeros(3), atol=1e-5)
-    standard = condition_table(table, "standardize")
+    standard, shift, scale = condition_table(table, "standardize")
     assert torch.allclose(standard[1:].std(0), torch.ones(3), atol=1e-4)
     assert torch.equal(standard[0], torch.zeros(3)) and torch.equal(table[0], torch.zeros(3))
+    # The returned shift and scale reproduce each row's conditioning: how a later item is treated.
+    assert torch.allclose((table[1:] - shift) / scale, standard[1:], atol=1e-6)
     with pytest.raises(ValueError, match="llm_table_norm"):
         condition_table(table, "whiten")
 

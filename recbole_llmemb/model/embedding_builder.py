@@ -19,20 +19,27 @@ def table_dim(config, out_dim: int) -> int:
     return int(config_get(config, "llm_pca_dim", 128)) if config_get(config, "use_adapter", True) else out_dim
 
 
-def condition_table(matrix: torch.Tensor, mode: str = "none") -> torch.Tensor:
+def condition_table(
+    matrix: torch.Tensor, mode: str = "none"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Centre, or standardise per dimension, the item rows ``matrix[1:]``; the padding row stays 0.
+    Returns ``(table, shift, scale)``: each item row became ``(row - shift) / scale``, which is how
+    items added later are conditioned.
 
     PCA components have very unequal variances (the first ~15x the last), so a small adapter
     mostly sees the first few; ``standardize`` gives every kept component the same scale.
     """
     if mode not in TABLE_NORMS:
         raise ValueError(f"llm_table_norm: '{mode}' is not one of {TABLE_NORMS}")
+    shift, scale = torch.zeros(1, matrix.shape[1]), torch.ones(1, matrix.shape[1])
     if mode == "none":
-        return matrix
-    items = matrix[1:] - matrix[1:].mean(dim=0, keepdim=True)
+        return matrix, shift, scale
+    shift = matrix[1:].mean(dim=0, keepdim=True)
+    items = matrix[1:] - shift
     if mode == "standardize":
-        items = items / items.std(dim=0, keepdim=True).clamp(min=1e-6)
-    return torch.cat([torch.zeros_like(matrix[:1]), items], dim=0)
+        scale = items.std(dim=0, keepdim=True).clamp(min=1e-6)
+        items = items / scale
+    return torch.cat([torch.zeros_like(matrix[:1]), items], dim=0), shift, scale
 
 
 def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int = 0) -> LLMItemEmbedding:
@@ -47,7 +54,7 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
     id2token = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])
     use_adapter = bool(config_get(config, "use_adapter", True))
     table = load_table(config, id2token[1:], table_dim(config, out_dim)).to_internal_ids(id2token)
-    table = condition_table(table, config_get(config, "llm_table_norm", "none"))
+    table, shift, scale = condition_table(table, config_get(config, "llm_table_norm", "none"))
     adapter = Adapter.from_config(config, table.shape[1], out_dim) if use_adapter else None
     embedding_class = (
         HybridLLMItemEmbedding if config_get(config, "item_id_residual", False) else LLMItemEmbedding
@@ -62,4 +69,6 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         row_lookup=config_get(config, "loss_type", "CE") != "CE"
         or int(config_get(config, "sampled_softmax_negatives", 0)) > 0,
         adapter_dtype=ADAPTER_DTYPES[config_get(config, "adapter_dtype", "float32")],
+        table_shift=shift,
+        table_scale=scale,
     )

@@ -38,6 +38,8 @@ class LLMItemEmbedding(nn.Module):
         init_std: float = 0.02,
         row_lookup: bool = False,
         adapter_dtype: torch.dtype = torch.float32,
+        table_shift: torch.Tensor | None = None,
+        table_scale: torch.Tensor | None = None,
     ):
         super().__init__()
         if adapter is None and table.shape[1] != out_dim:
@@ -50,6 +52,13 @@ class LLMItemEmbedding(nn.Module):
             self.register_buffer("table", table)
         else:
             self.table = nn.Parameter(table)
+        # How the table rows were conditioned, ``(row - shift) / scale``: items added later follow it.
+        self.register_buffer(
+            "table_shift", torch.zeros(1, table.shape[1]) if table_shift is None else table_shift
+        )
+        self.register_buffer(
+            "table_scale", torch.ones(1, table.shape[1]) if table_scale is None else table_scale
+        )
         self.adapter = adapter if adapter is not None else nn.Identity()
         self.extra = nn.Parameter(torch.randn(n_extra_tokens, out_dim) * init_std) if n_extra_tokens else None
         self.out_dim = out_dim
