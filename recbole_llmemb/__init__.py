@@ -4,6 +4,7 @@ from . import compat
 
 compat.apply()
 
+from .add_items import add_items, load_extended_model  # noqa: E402
 from .config import LLMEmbConfig  # noqa: E402
 from .quick_start import (  # noqa: E402
     build_table,
@@ -19,6 +20,8 @@ from .utils import BACKBONES, LLMEMB_MODELS, get_model, get_trainer, register_mo
 
 __all__ = [
     "BACKBONES",
+    "add_items",
+    "load_extended_model",
     "LLMEMB_MODELS",
     "LLMEmbConfig",
     "build_table",

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .add_items import add_items
 from .quick_start import STAGES, run
 from .utils import BACKBONES, LLMEMB_MODELS
 
@@ -24,6 +25,8 @@ Stages, run in order up to --stage; each reuses its artifact under <checkpoint_d
             PCA (--llm_pca_dim). Models only load this file.
   pretrain  train and test the plain RecBole backbone only, without the LLM: the baseline
             row, and the item table that the alignment loss targets.
+  add_items new items for a trained LLMEmb model, from their text, without retraining:
+            --stage=add_items --checkpoint=<LLMEmb .pth> --items=<new .item file> [--out=<file>].
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the
             item embedding, loss = backbone loss + align_weight * alignment), test it, and
             write the report to <results_dir>/<dataset>-<model>-<key>-<protocol>.md/.csv/.json
@@ -67,11 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="more plain RecBole models for the report, comma-separated (e.g. SASRec,GRU4Rec,BERT4Rec)",
     )
+    parser.add_argument("--checkpoint", default=None, help="--stage=add_items: the trained LLMEmb model file")
+    parser.add_argument("--items", default=None, help="--stage=add_items: the .item file of the new items")
+    parser.add_argument("--out", default=None, help="--stage=add_items: the extended model's file")
     parser.add_argument(
         "--stage",
         default="all",
-        choices=STAGES,
-        help="last stage to run (pretrain: the plain backbone alone)",
+        choices=[*STAGES, "add_items"],
+        help="last stage to run (pretrain: the plain backbone alone); add_items: new items for a trained model",
     )
     return parser
 
@@ -97,6 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = args.config_files.replace(",", " ").split() if args.config_files else None
     baselines = [name for name in args.baselines.split(",") if name]
     try:
+        if args.stage == "add_items":
+            if not (args.checkpoint and args.items):
+                raise ValueError(
+                    "--stage=add_items: give --checkpoint=<trained LLMEmb .pth> and --items=<new .item file>"
+                )
+            print(add_items(args.checkpoint, args.items, args.out))
+            return 0
         outcome = run(args.model, args.dataset, files, settings, stage=args.stage, baselines=baselines)
     except (OSError, ValueError) as exc:  # one line, naming the file or option and what to do
         print(f"error: {exc}", file=sys.stderr)

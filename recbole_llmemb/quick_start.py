@@ -124,12 +124,14 @@ def _alignment_target(llm_config, plain_config) -> str | None:
 def _train_llmemb(llm_config, scratch_dir: str | None) -> RunResult:
     """RAT of ``llm_config``'s LLMEmb model (its table built, its alignment target set)."""
     data = load_data(llm_config)
-    table, table_key = table_file(llm_config, *_table_of(llm_config, data[0]))
+    tokens, dim = _table_of(llm_config, data[0])
+    table, table_key = table_file(llm_config, tokens, dim)
     inputs = {
         "inter": dataset_fingerprint(llm_config, ("inter",)),
         "table": table_key,
         "table_file": table,
         "alignment_target": alignment_target_key(llm_config["pretrained_srs_file"]),
+        "item_tokens": tokens,  # internal id i is item_tokens[i - 1]: what adding items extends
     }
     key = llmemb_key(llm_config, table_key)
     checkpoint = llmemb_checkpoint(llm_config, key)
@@ -299,6 +301,10 @@ def run(
     llmemb = llmemb_class(model)
     if stage not in STAGES:
         raise ValueError(f"--stage: '{stage}' is not one of {STAGES}")
+    if stage == "add_items":
+        raise ValueError(
+            "--stage=add_items: call add_items(checkpoint, items_file) (the CLI: --checkpoint= --items=)"
+        )
     if stage == "scft":
         return run_scft(model, dataset, config_file_list, config_dict)
     if stage == "table":

@@ -1,0 +1,178 @@
+"""New items for a trained LLMEmb model, without retraining: an item's embedding is a function of its text.
+
+Each new item's prompt goes through the LLM the table was built with (the SCFT adapter merged),
+is pooled, projected by the table's saved PCA (never refitted), conditioned with the saved shift
+and scale, and appended to the model's frozen table; the trained adapter then maps it like any
+other row. The extended model scores the old items exactly as before. Everything needed lies
+beside the checkpoint (its record, the table with its projection, the SCFT adapter): the
+training data is not read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+
+from .atomic_write import atomic_write
+from .compat import load_recbole_checkpoint
+from .config import config_get
+from .fingerprints import file_sha256, key_of
+from .llm.item_table import ItemTable
+from .llm.loading import llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
+from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
+from .llm.table_export import embed_prompts, require_finite
+from .records import ArtifactError, read_record, verified_record, write_record
+
+logger = logging.getLogger(__name__)
+
+
+class ItemsOnly:
+    """The part of a RecBole dataset a sequential model's constructor reads: its item ids."""
+
+    def __init__(self, item_field: str, tokens: list[str]):
+        self.item_field = item_field
+        self.field2id_token = {item_field: np.array(["[PAD]", *tokens])}
+
+    def num(self, field: str) -> int:
+        if field != self.item_field:
+            raise KeyError(f"{field}: an extended model knows only its items")
+        return len(self.field2id_token[field])
+
+
+def _beside(checkpoint: str, path: str) -> str:
+    """``path`` as recorded, or the file of that name beside ``checkpoint`` (a copied saved/ folder)."""
+    local = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), os.path.basename(path))
+    return path if os.path.exists(path) else local
+
+
+def _new_items(config, items_file: str, old: list[str]) -> dict[str, str]:
+    """Prompts of the items of ``items_file``; an id the model has already is an error."""
+    _, _, rows = read_item_file(items_file, config_get(config, "field_separator", "\t"))
+    taken = sorted(set(rows) & set(old))
+    if taken:
+        raise ValueError(
+            f"{items_file}: {len(taken)} item ids the model already has (e.g. {', '.join(taken[:3])});"
+            " give new items new ids"
+        )
+    template = PromptTemplate.from_config(config)
+    attributes = build_item_attributes(
+        list(rows), items_file, template, config_get(config, "field_separator", "\t"), config["ITEM_ID_FIELD"]
+    )
+    return render_prompts(attributes, template)
+
+
+def _llm_of_table(config, checkpoint: str, table_record: dict):
+    """The LLM (with its SCFT adapter merged) that built the table, checked to be the same files."""
+    inputs = table_record.get("inputs", {})
+    llm_path = config_get(config, "llm_path")
+    if inputs.get("llm_fingerprint") and llm_fingerprint(llm_path) != inputs["llm_fingerprint"]:
+        raise ValueError(
+            f"llm_path: {llm_path or 'the bundled LLM'} is not the LLM the table was built with"
+            f" ({inputs.get('llm_path')}); give that model"
+        )
+    device, dtype = llm_device_and_dtype(config)
+    scft_key = inputs.get("scft_key")
+    if not scft_key:
+        return load_llm(llm_path, device, dtype)
+    adapter = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), f"scft-{scft_key}", "adapter")
+    if not os.path.isdir(adapter):
+        raise FileNotFoundError(
+            f"{adapter} not found: the SCFT adapter the table was built with; copy its scft-{scft_key}"
+            " folder beside the checkpoint"
+        )
+    return load_finetuned_llm(llm_path, adapter, device, dtype)
+
+
+def _table_rows(config, checkpoint: str, record: dict, prompts: dict[str, str], state: dict) -> torch.Tensor:
+    """The conditioned table rows of the new items, as the trained table's rows were made."""
+    table_path = _beside(checkpoint, record["inputs"]["table_file"])
+    table_record = read_record(table_path) or {}
+    table = ItemTable.load(table_path, require_record=False)
+    raw_record = table_record
+    if table.projection:  # the PCA table: its inputs name the raw table, whose record names the LLM
+        raw_key = table_record.get("inputs", {}).get("table_key")
+        raw = os.path.join(os.path.dirname(table_path), f"llm-table-{raw_key}.npz")
+        raw_record = read_record(raw) or {}
+    model, tokenizer = _llm_of_table(config, checkpoint, raw_record)
+    vectors = embed_prompts(
+        model,
+        tokenizer,
+        list(prompts.values()),
+        batch_size=int(config_get(config, "llm_batch_size", 16)),
+        max_length=int(config_get(config, "llm_max_length", 128)),
+        show_progress=bool(config_get(config, "show_progress", True)),
+        pooling=config_get(config, "llm_pooling", "mean"),
+    )
+    require_finite(vectors, list(prompts))
+    projected = torch.from_numpy(table.project(vectors) if table.projection else vectors)
+    shift, scale = state["item_embedding.table_shift"], state["item_embedding.table_scale"]
+    return (projected - shift) / scale
+
+
+def _extended_state(state: dict, rows: torch.Tensor) -> dict:
+    """``state`` with ``rows`` appended to the table, and the per-item parameters grown with them."""
+    state = dict(state)
+    state["item_embedding.table"] = torch.cat(
+        [state["item_embedding.table"], rows.to(state["item_embedding.table"])]
+    )
+    n_new = len(rows)
+    if "item_embedding.id_residual" in state:  # the hybrid: a new item has no learned residual
+        residual = state["item_embedding.id_residual"]
+        state["item_embedding.id_residual"] = torch.cat(
+            [residual, residual.new_zeros(n_new, residual.shape[1])]
+        )
+    if "output_bias" in state:  # BERT4Rec: a new item gets the mean bias of the trained ones
+        bias = state["output_bias"]
+        state["output_bias"] = torch.cat([bias, bias[1:].mean().expand(n_new)])
+    return state
+
+
+def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
+    """Extend the trained LLMEmb model ``checkpoint`` with the items of ``items_file``; the new file.
+
+    Writes ``<out>`` (default ``<checkpoint>`` with ``+<n>items-<key>``): the model's state with
+    the grown table, its config, ``item_tokens`` (internal id ``i`` is ``item_tokens[i - 1]``),
+    with a record; and ``<out>.table.npz``, the table of old and new items. Load it with
+    :func:`load_extended_model`.
+    """
+    record = verified_record(checkpoint)
+    if "item_tokens" not in record.get("inputs", {}):
+        raise ArtifactError(
+            f"{checkpoint}: not an LLMEmb checkpoint of this version (its record lists no items)"
+        )
+    saved = load_recbole_checkpoint(checkpoint, key=record["key"])
+    config, state, old = saved["config"], saved["state_dict"], record["inputs"]["item_tokens"]
+    prompts = _new_items(config, items_file, old)
+    logger.info("Adding %d items from %s to %s (%d items)", len(prompts), items_file, checkpoint, len(old))
+    rows = _table_rows(config, checkpoint, record, prompts, state)
+    tokens = [*old, *prompts]
+    key = key_of("extended", record["key"], file_sha256(items_file))
+    out = out or checkpoint.replace(".pth", f"+{len(prompts)}items-{key[:8]}.pth")
+    extended = _extended_state(state, rows)
+    # The table a model of these items is built from; its conditioned rows then come from the state.
+    ItemTable(tokens, extended["item_embedding.table"][1:].numpy()).save(
+        f"{out}.table.npz", key, kind="extended table"
+    )
+    config["llmemb_table_file"] = os.path.basename(f"{out}.table.npz")
+    payload = {"config": config, "state_dict": extended, "item_tokens": tokens}
+    with atomic_write(out, "wb") as handle:
+        torch.save(payload, handle)
+    write_record(
+        out, key, file_sha256(out), kind="extended LLMEmb model", checkpoint=checkpoint, added=list(prompts)
+    )
+    logger.info("Extended model written to %s", out)
+    return out
+
+
+def load_extended_model(path: str):
+    """``(model, item_tokens)`` of an extended model file, ready for full-sort prediction; needs no data."""
+    record = verified_record(path)
+    saved = load_recbole_checkpoint(path, key=record["key"])
+    config, tokens = saved["config"], saved["item_tokens"]
+    config["llmemb_table_file"] = _beside(path, config["llmemb_table_file"])
+    model = config.model_class(config, ItemsOnly(config["ITEM_ID_FIELD"], tokens))
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), tokens

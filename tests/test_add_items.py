@@ -1,0 +1,99 @@
+"""New items for a trained LLMEmb model: scored from their text, the old items exactly as before."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from recbole_llmemb import add_items, load_extended_model, quick_start
+from recbole_llmemb.compat import load_recbole_checkpoint
+from recbole_llmemb.data import load_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def trained(base_config, backbone="SASRec", **settings):
+    """A trained LLMEmb model of the tiny data: ``(checkpoint, config, data)``."""
+    outcome = quick_start.run(backbone, "tiny", config_dict=dict(base_config, epochs=1, **settings))
+    checkpoint = outcome["llmemb"]["checkpoint"]
+    config = load_recbole_checkpoint(checkpoint, key=None, users_own=False)["config"]
+    return checkpoint, config, load_data(config)
+
+
+def write_items(path, rows) -> str:
+    lines = ["item_id:token\ttitle:token_seq\tgenre:token_seq\tyear:token", *("\t".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def row_of(base_config, token: str) -> list[str]:
+    lines = open(os.path.join(base_config["data_path"], "tiny", "tiny.item")).read().splitlines()
+    return next(line.split("\t") for line in lines if line.startswith(f"{token}\t"))
+
+
+@pytest.mark.parametrize("backbone", ["SASRec", "BERT4Rec"])
+def test_added_items_are_scored_from_their_text_and_old_items_as_before(base_config, tmp_path, backbone):
+    checkpoint, config, (dataset, _, _, test) = trained(base_config, backbone, scft=True)
+    twin = ["n1", *row_of(base_config, "i1")[1:]]  # a new id with i1's text: i1's embedding
+    items = write_items(tmp_path / "new.item", [twin, ["n2", "storm garden", "horror", "1999"]])
+    extended = add_items(checkpoint, items)
+    model, tokens = load_extended_model(extended)
+    old = list(dataset.field2id_token["item_id"])[1:]
+    assert tokens == [*old, "n1", "n2"] and model.n_items == len(old) + 3
+
+    original = config.model_class(config, dataset)
+    original.load_state_dict(load_recbole_checkpoint(checkpoint, key=None)["state_dict"])
+    original.eval()
+    interaction = next(iter(test))[0]
+    with torch.no_grad():
+        before = original.full_sort_predict(interaction).view(len(interaction), -1)
+        after = model.full_sort_predict(interaction).view(len(interaction), -1)
+        weight = model.item_embedding.weight
+    assert after.shape == (len(interaction), len(old) + 3)
+    assert torch.equal(after[:, : len(old) + 1], before)  # the old items score exactly as before
+    i1, n1, n2 = old.index("i1") + 1, len(old) + 1, len(old) + 2
+    assert torch.allclose(weight[n1], weight[i1], atol=1e-5)  # the same text, the same embedding
+    assert not torch.allclose(weight[n2], weight[i1], atol=1e-3)
+
+
+def test_adding_items_in_a_fresh_process_from_the_saved_files(base_config, tmp_path):
+    checkpoint, _, _ = trained(base_config)
+    items = write_items(tmp_path / "new.item", [["n1", "red river", "drama", "2001"]])
+    out = str(tmp_path / "extended.pth")
+    command = [sys.executable, os.path.join(ROOT, "run_recbole_llmemb.py"), "--stage=add_items"]
+    job = subprocess.run(
+        [*command, f"--checkpoint={checkpoint}", f"--items={items}", f"--out={out}"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr[-2000:]
+    assert job.stdout.strip().splitlines()[-1] == out
+    record = json.load(open(f"{out}.json"))
+    assert record["kind"] == "extended LLMEmb model" and record["added"] == ["n1"]
+    model, tokens = load_extended_model(out)
+    assert tokens[-1] == "n1" and model.item_embedding.weight.shape[0] == len(tokens) + 1
+
+
+def test_bad_additions_are_one_line_errors(base_config, tmp_path):
+    import shutil
+
+    llm = str(tmp_path / "own-llm")  # this test changes the LLM's weights: its own copy
+    shutil.copytree(base_config["llm_path"], llm)
+    base_config = dict(base_config, llm_path=llm)
+    checkpoint, _, _ = trained(base_config)
+    clash = write_items(tmp_path / "clash.item", [["i3", "red river", "drama", "2001"]])
+    with pytest.raises(ValueError, match=r"clash\.item: 1 item ids the model already has \(e\.g\. i3\)"):
+        add_items(checkpoint, clash)
+    (tmp_path / "fields.item").write_text("item_id:token\tname:token_seq\nn1\tred river\n")
+    with pytest.raises(ValueError, match=r"prompt_fields: \['title', 'genre', 'year'\] not in"):
+        add_items(checkpoint, str(tmp_path / "fields.item"))
+    weights_file = os.path.join(base_config["llm_path"], "model.safetensors")
+    weights = load_file(weights_file)
+    weights["norm.weight"] = weights["norm.weight"] + 1.0  # another LLM at the same path
+    save_file(weights, weights_file, metadata={"format": "pt"})
+    new = write_items(tmp_path / "new.item", [["n1", "red river", "drama", "2001"]])
+    with pytest.raises(ValueError, match="is not the LLM the table was built with"):
+        add_items(checkpoint, new)
