@@ -6,6 +6,7 @@ This is the only place that reads ``sys.argv``: every ``--key=value`` becomes ``
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(
                     "--stage=add_items: give --checkpoint=<trained LLMEmb .pth> and --items=<new .item file>"
                 )
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             print(add_items(args.checkpoint, args.items, args.out))
             return 0
         outcome = run(args.model, args.dataset, files, settings, stage=args.stage, baselines=baselines)
