@@ -27,9 +27,11 @@ def read_run(folder: str, dataset: str, model: str) -> tuple[dict[str, list[floa
     cells: dict[str, list[float]] = {}
     seconds = None
     for protocol in ("full", "uni100"):
-        path = os.path.join(folder, f"{dataset}-{model}-{protocol}.json")
-        if not os.path.isfile(path):
+        # Reports are named by their run's key: the folder's newest one of this dataset and model.
+        paths = glob.glob(os.path.join(folder, f"{dataset}-{model}-*-{protocol}.json"))
+        if not paths:
             return {}, None
+        path = max(paths, key=os.path.getmtime)
         report = json.load(open(path, encoding="utf-8"))
         for row in report["rows"]:
             cells.setdefault(row["model"], []).extend(float(row[k]) for k in METRICS)
