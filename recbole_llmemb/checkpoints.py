@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from .config import cache_dir
+from .distributed import world_size
 from .fingerprints import dataset_fingerprint, file_sha256, key_of
 from .records import read_record
 
@@ -28,14 +29,24 @@ _LLMEMB_ONLY_PREFIXES = (
 )  # fmt: skip
 
 
+# Set per process by torchrun or RecBole's launcher: a key holds the number of processes instead.
+_PROCESS_SETTINGS = {"local_rank", "single_spec", "world_size", "nproc", "ip", "port", "offset"}
+
+
 def training_settings(config, skip_prefixes: tuple[str, ...] = ()) -> dict:
-    """The config values that shape training."""
+    """The config values that shape training; with several processes, their number (each trains on
+    its share of every batch, so the run is another one)."""
     skip = _REPORTING_PREFIXES + skip_prefixes
-    return {
+    settings = {
         k: v
         for k, v in config.final_config_dict.items()
-        if k not in _NOT_IN_TRAINING_KEY and not k.startswith(skip)
+        if k not in _NOT_IN_TRAINING_KEY | _PROCESS_SETTINGS and not k.startswith(skip)
     }
+    # As RecBole describes one process, so that one-process keys are what they always were.
+    settings.update(local_rank=0, single_spec=True)
+    if world_size() > 1:
+        settings["processes"] = world_size()
+    return settings
 
 
 def pretrain_key(config) -> str:

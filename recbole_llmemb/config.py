@@ -6,7 +6,10 @@ import os
 from collections.abc import Sequence
 
 import recbole
+import torch
 from recbole.config import Config
+
+from .distributed import is_distributed, is_main, local_rank, world_size
 
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
@@ -98,6 +101,34 @@ class LLMEmbConfig(Config):
             for key in getattr(self.model_class, "dropout_keys", ()):
                 final[key] = probability
         return final
+
+    def _init_device(self):
+        final = self.final_config_dict
+        if not (is_distributed() or "local_rank" in final):
+            return super()._init_device()
+        # Several processes (torchrun, or RecBole's launcher with nproc): RecBole 1.2.1 would init
+        # nccl on a GPU always; here gloo and the CPU where there is no GPU, and an existing group is joined.
+        gpu_id = final["gpu_id"]
+        gpu_id = ",".join(map(str, gpu_id)) if isinstance(gpu_id, (tuple, list)) else str(gpu_id)
+        final["gpu_id"] = gpu_id
+        cuda = bool(gpu_id) and final.get("use_gpu", True) is not False and torch.cuda.is_available()
+        if not is_distributed():  # RecBole's launcher: its spawn set local_rank, world_size, ip, port
+            torch.distributed.init_process_group(
+                backend="nccl" if cuda else "gloo",
+                rank=final["local_rank"] + final.get("offset", 0),
+                world_size=final["world_size"],
+                init_method=f"tcp://{final['ip']}:{final['port']}",
+            )
+        final["local_rank"] = local_rank()
+        final["world_size"] = world_size()
+        final.setdefault("nproc", world_size())
+        final["single_spec"] = False
+        final["device"] = torch.device("cuda", local_rank()) if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(final["device"])
+        if not is_main():
+            final["state"] = "error"
+            final["show_progress"] = False
 
     def _set_eval_neg_sample_args(self, phase):
         # RecBole's uniN redraws negatives at every evaluation; run full-sort data loading and

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
+from .distributed import is_main
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,7 +25,13 @@ def lock_path(artifact: str) -> str:
 
 @contextmanager
 def artifact_lock(artifact: str) -> Iterator[None]:
-    """Hold the lock of ``artifact`` for the block; wait, with a log line, while another run holds it."""
+    """Hold the lock of ``artifact`` for the block; wait, with a log line, while another run holds it.
+
+    In a multi-process run only rank 0 locks: its other ranks are part of the same run.
+    """
+    if not is_main():
+        yield
+        return
     path = lock_path(artifact)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     lock = FileLock(path)

@@ -27,6 +27,7 @@ from .checkpoints import (
 from .config import LLMEmbConfig, cache_dir
 from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
+from .distributed import init_from_environment, is_distributed, is_main, launched_by_torchrun, spawn_processes
 from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
 from .llm.scft import scft_enabled
@@ -47,6 +48,7 @@ def make_config(model, dataset: str, config_file_list=None, config_dict: dict | 
     """The :class:`LLMEmbConfig` of ``model`` (a name or class) on ``dataset``, its settings checked:
     a warning for each unknown key, a one-line error for a plugin setting of the wrong type or range."""
     model_class = get_model(model) if isinstance(model, str) else model
+    init_from_environment()  # under torchrun: join its process group before RecBole's Config looks
     # RecBole converts config_dict's values in place: the caller's dict stays as given.
     settings = dict(config_dict or {})
     config = LLMEmbConfig(model_class, dataset, config_file_list, settings)
@@ -277,7 +279,9 @@ def compare(
     _record_time(timings, "llmemb", llmemb_result)
     timings["total_s"] = round(time.time() - started, 1)
     paths = (
-        _report(llm_config, plain_config["model"], [plain, *others, llmemb_result], timings) if saved else []
+        _report(llm_config, plain_config["model"], [plain, *others, llmemb_result], timings)
+        if saved and is_main()
+        else []
     )
     return {**outcome, "llmemb": llmemb_result.as_dict(), "results": paths}
 
@@ -301,6 +305,14 @@ def run(
     llmemb = llmemb_class(model)
     if stage not in STAGES:
         raise ValueError(f"--stage: '{stage}' is not one of {STAGES}")
+    settings = config_dict or {}
+    nproc = int(settings.get("nproc", 1) or 1)
+    if nproc > 1 and "local_rank" not in settings and not (is_distributed() or launched_by_torchrun()):
+        return spawn_processes(
+            nproc, run, model, dataset, config_file_list, config_dict, saved, stage, baselines
+        )
+    if not saved and (nproc > 1 or launched_by_torchrun()):
+        raise ValueError("saved=False: several processes share their models through saved/; keep saved=True")
     if stage == "add_items":
         raise ValueError(
             "--stage=add_items: call add_items(checkpoint, items_file) (the CLI: --checkpoint= --items=)"
@@ -311,7 +323,7 @@ def run(
         return build_table(model, dataset, config_file_list, config_dict)
     if model in LLMEMB_MODELS and stage == "all":
         result, timings, llm_config = _run_llmemb_alone(llmemb, dataset, config_file_list, config_dict, saved)
-        paths = _report(llm_config, llm_config["model"], [result], timings) if saved else []
+        paths = _report(llm_config, llm_config["model"], [result], timings) if saved and is_main() else []
         return {"llmemb": result.as_dict(), "results": paths, "timings": timings}
     return compare(llmemb.backbone.__name__, dataset, config_file_list, config_dict, saved, baselines, stage)
 

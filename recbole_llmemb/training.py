@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from recbole.utils import init_seed
 
+from .distributed import agree, barrier, is_main
 from .fingerprints import file_sha256
 from .locks import artifact_lock
 from .records import record_path, verified_record, write_record
@@ -204,7 +205,7 @@ def cached_train_and_test(
         scratch = os.path.join(scratch_dir, os.path.basename(checkpoint))
         return train_and_test(config, model_class, data, scratch, key, **trainer_kwargs)
     with artifact_lock(checkpoint):  # a second run on the same saved/ waits, then re-tests
-        if os.path.isfile(checkpoint):
+        if agree(os.path.isfile(checkpoint)):
             return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)
         return _train(config, model_class, data, checkpoint, key, inputs, **trainer_kwargs)
 
@@ -212,7 +213,7 @@ def cached_train_and_test(
 def _train(config, model_class, data, checkpoint: str, key: str, inputs: dict, **trainer_kwargs) -> RunResult:
     """Train into ``<checkpoint>.partial.pth`` (resuming it when there), then record and rename it."""
     partial = checkpoint.replace(".pth", ".partial.pth")
-    resume = os.path.isfile(partial)
+    resume = agree(os.path.isfile(partial))
     logger.info("%s: training (%d epochs at most) into %s", config["model"], config["epochs"], checkpoint)
     result = train_and_test(config, model_class, data, partial, key, resume=resume, **trainer_kwargs)
     # Rounded here as in the record, so a re-test's report shows the same seconds as this run's.
@@ -227,8 +228,10 @@ def _train(config, model_class, data, checkpoint: str, key: str, inputs: dict, *
     }
     if result.resumed_at_epoch is not None:
         facts["resumed_at_epoch"] = result.resumed_at_epoch
-    write_record(checkpoint, key, file_sha256(partial), **facts)
-    os.replace(partial, checkpoint)
-    os.remove(record_path(partial))
+    if is_main():  # the other ranks of a multi-process run trained the same model
+        write_record(checkpoint, key, file_sha256(partial), **facts)
+        os.replace(partial, checkpoint)
+        os.remove(record_path(partial))
+    barrier()
     result.checkpoint = checkpoint
     return result

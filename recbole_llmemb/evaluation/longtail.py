@@ -18,6 +18,7 @@ from recbole.evaluator.base_metric import TopkMetric
 from recbole.evaluator.collector import DataStruct
 
 from ..config import config_get
+from ..distributed import gather_to_all, is_distributed
 from .popularity import PopularityGroups
 
 TARGETS = "longtail.target_item"
@@ -47,11 +48,31 @@ class LongTailCollector(Collector):
         for key, value in data.items():
             if isinstance(value, torch.Tensor):
                 data[key] = value.cpu()
+        if is_distributed():
+            self._gather_ranks(data)
         returned = copy.deepcopy(self.data_struct)
         for key in self.PER_EVALUATION:
             if key in self.data_struct:
                 del self.data_struct[key]
         return returned
+
+    def _gather_ranks(self, data: dict) -> None:
+        """Every rank's rows on every rank. RecBole's distributed sampler pads the last rank's share
+        with repeated users: each user's first row is kept, so the rows are one process's."""
+        keys = [key for key in self.PER_EVALUATION if isinstance(data.get(key), torch.Tensor)]
+        shares = gather_to_all({key: data[key] for key in keys})
+        for key in keys:
+            data[key] = torch.cat([share[key] for share in shares])
+        if USERS in keys:
+            users = data[USERS]
+            first = torch.ones(len(users), dtype=torch.bool)
+            seen = set()
+            for i, user in enumerate(users.tolist()):
+                first[i] = user not in seen
+                seen.add(user)
+            for key in keys:
+                if len(data[key]) == len(users):
+                    data[key] = data[key][first]
 
     def eval_batch_collect(self, scores_tensor, interaction, positive_u, positive_i):
         super().eval_batch_collect(scores_tensor, interaction, positive_u, positive_i)

@@ -8,6 +8,7 @@ import os
 import torch
 
 from ..config import config_get
+from ..distributed import is_distributed, local_rank
 from ..fingerprints import files_fingerprint
 from ..records import ArtifactError
 
@@ -102,8 +103,10 @@ def resolve_llm_dtype(name: str, device: torch.device | str) -> torch.dtype:
 
 def llm_device_and_dtype(config) -> tuple[str, torch.dtype]:
     """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), ``llm_dtype``."""
-    device = config_get(config, "llm_device") or config_get(config, "device", "cpu")
-    return device, resolve_llm_dtype(config_get(config, "llm_dtype", "float32"), device)
+    device = torch.device(config_get(config, "llm_device") or config_get(config, "device", "cpu"))
+    if device.type == "cuda" and device.index is None and is_distributed():
+        device = torch.device("cuda", local_rank())  # one GPU per process
+    return str(device), resolve_llm_dtype(config_get(config, "llm_dtype", "float32"), device)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

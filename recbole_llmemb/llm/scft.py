@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic_write import atomic_write
 from ..config import cache_dir, config_get
+from ..distributed import agree, barrier, is_main, world_size
 from ..fingerprints import CACHE_FORMAT_VERSION, key_of
 from ..locks import artifact_lock
 from ..records import ArtifactError
@@ -72,6 +73,8 @@ def scft_run(config, attributes: Mapping[str, Attributes]) -> SCFTOutcome:
     template = PromptTemplate.from_config(config)
     dtype = dtype_name(llm_device_and_dtype(config)[1])
     key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings, dtype)
+    if world_size() > 1:  # the global batch is scft_batch_size x processes: another training run
+        key = key_of(key, "processes", world_size())
     return SCFTOutcome(key, os.path.join(cache_dir(config), f"scft-{key}"))
 
 
@@ -100,7 +103,7 @@ def _finished_or_trained(
     config, item_tokens, attributes, outcome: SCFTOutcome, show_progress: bool
 ) -> SCFTOutcome:
     """``outcome`` with its report: read when the run finished before, else trained now."""
-    if outcome.finished:
+    if agree(outcome.finished):
         logger.info("SCFT: reusing %s", outcome.directory)
         with open(outcome.report_path, encoding="utf-8") as handle:
             outcome.report = json.load(handle)
@@ -128,11 +131,10 @@ def _finished_or_trained(
     items = [attributes[t] for t in item_tokens]
     with isolated_rng():
         model, tokenizer = load_llm(llm_path, device, dtype)
-        before = view_retrieval(model, tokenizer, items, template, settings) if settings.eval_items else {}
+        evaluate = settings.eval_items and is_main()  # a diagnostic: rank 0 alone
+        before = view_retrieval(model, tokenizer, items, template, settings) if evaluate else {}
         result = train_scft(model, tokenizer, items, template, settings, outcome.directory, show_progress)
-        after = (
-            view_retrieval(result.model, tokenizer, items, template, settings) if settings.eval_items else {}
-        )
+        after = view_retrieval(result.model, tokenizer, items, template, settings) if evaluate else {}
     losses = result.losses
     outcome.report = {
         "format_version": CACHE_FORMAT_VERSION,
@@ -153,7 +155,11 @@ def _finished_or_trained(
         "settings": dataclasses.asdict(settings),
         "llm_path": resolve_llm_path(llm_path),
     }
-    logger.info("SCFT done: %s", {k: v for k, v in outcome.report.items() if k != "settings"})
-    with atomic_write(outcome.report_path, "w") as handle:
-        json.dump(outcome.report, handle, indent=2)
+    if world_size() > 1:
+        outcome.report["processes"] = world_size()
+    if is_main():
+        logger.info("SCFT done: %s", {k: v for k, v in outcome.report.items() if k != "settings"})
+        with atomic_write(outcome.report_path, "w") as handle:
+            json.dump(outcome.report, handle, indent=2)
+    barrier()
     return outcome

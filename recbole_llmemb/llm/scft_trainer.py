@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from ..atomic_write import atomic_write
+from ..distributed import barrier, gather_to_main, is_distributed, is_main, rank, world_size
 from ..progress import progress
 from ..records import ArtifactError
 from .lora import lora_model
@@ -71,6 +73,14 @@ class SCFTTrainer:
         self.model = lora_model(model, settings)
         self.model.train()
         device = next(self.model.parameters()).device
+        # Several processes: DDP averages the LoRA gradients; views and batches are drawn alike on
+        # every rank (same seed), each rank embeds its slice of the global batch.
+        self.forward_model = self.model
+        if is_distributed():
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
         self.log_tau = torch.nn.Parameter(
             torch.tensor(math.log(settings.temperature), device=device),
             requires_grad=settings.learnable_temperature,
@@ -81,7 +91,7 @@ class SCFTTrainer:
         self.optimizer = torch.optim.AdamW(
             trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
-        self.sampler = ViewSampler(attributes, template, settings)
+        self.sampler = ViewSampler(attributes, template, settings, world_size())
         self.per_epoch = self.sampler.steps_per_epoch()
         self.total = settings.max_steps if settings.max_steps > 0 else self.per_epoch * settings.epochs
         self.scheduler = get_linear_schedule_with_warmup(
@@ -109,13 +119,18 @@ class SCFTTrainer:
         self.scheduler.load_state_dict(state["scheduler"])
         with torch.no_grad():
             self.log_tau.copy_(state["log_tau"])
-        torch.set_rng_state(state["rng"]["torch"])
+        ranks = state["rng"].get("torch_ranks") or []
+        torch.set_rng_state(ranks[rank()] if len(ranks) == world_size() else state["rng"]["torch"])
         numpy = state["rng"]["numpy"]
         np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), *numpy["rest"]))
         self.step, self.losses = state["step"], state["losses"]
         logger.info("SCFT: resuming at step %d of %d from %s", self.step, self.total, self.checkpoint_path)
 
     def save_checkpoint(self) -> None:
+        # Each rank's own torch RNG (its LoRA dropout masks); the rest is the same on every rank.
+        torch_states = gather_to_main(torch.get_rng_state())
+        if not is_main():
+            return
         from peft import get_peft_model_state_dict
 
         state = {
@@ -123,7 +138,7 @@ class SCFTTrainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "log_tau": self.log_tau.detach().clone(),
-            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state()},
+            "rng": {"torch": torch.get_rng_state(), "torch_ranks": torch_states, "numpy": _numpy_rng_state()},
             "step": self.step,
             "losses": self.losses,
         }
@@ -131,28 +146,44 @@ class SCFTTrainer:
             torch.save(state, handle)
 
     def train_step(self, first: Sequence[str], second: Sequence[str], micro_batches) -> tuple[float, int]:
-        """One optimiser step over ``micro_batches`` (item indices); ``(loss, items seen)``."""
+        """One optimiser step over ``micro_batches`` (global item indices); ``(loss, items seen)``.
+
+        Each rank embeds its slice of a micro-batch; the loss sees the whole micro-batch (the other
+        ranks' vectors gathered as constants) and is scaled by the world size, so that DDP's mean of
+        the ranks' gradients is the gradient of one process embedding the whole batch.
+        """
         settings = self.settings
         self.optimizer.zero_grad(set_to_none=True)
         step_loss, items = 0.0, 0
-        for index in micro_batches:
-            e1, e2 = (
-                embed_texts(
-                    self.model,
-                    self.tokenizer,
-                    [view[i] for i in index],
-                    settings.max_length,
-                    settings.pooling,
+        for n, index in enumerate(micro_batches):
+            shares = np.array_split(index, world_size())
+            mine = shares[rank()]
+            last = n == len(micro_batches) - 1
+            sync = (
+                contextlib.nullcontext()
+                if last or self.forward_model is self.model
+                else self.forward_model.no_sync()
+            )
+            with sync:
+                e1, e2 = (
+                    gather_rows(
+                        embed_texts(
+                            self.forward_model,
+                            self.tokenizer,
+                            [view[i] for i in mine],
+                            settings.max_length,
+                            settings.pooling,
+                        ),
+                        [len(share) for share in shares],
+                    )
+                    for view in (first, second)
                 )
-                for view in (first, second)
-            )
-            loss = (
-                scft_loss(e1, e2, self.log_tau.exp(), settings.exclude_positive)
-                / settings.gradient_accumulation
-            )
-            loss.backward()
-            step_loss += loss.item()
+                loss = scft_loss(e1, e2, self.log_tau.exp(), settings.exclude_positive)
+                (loss * world_size() / settings.gradient_accumulation).backward()
+            step_loss += loss.item() / settings.gradient_accumulation
             items += len(index)
+        if self.log_tau.grad is not None and world_size() > 1:
+            self.log_tau.grad /= world_size()  # every rank saw the whole loss through tau, scaled as above
         self.optimizer.step()
         self.scheduler.step()
         return step_loss, items
@@ -171,7 +202,11 @@ class SCFTTrainer:
         accumulation = self.settings.gradient_accumulation
         started, items_seen = time.time(), 0
         bar = progress(
-            total=self.total, initial=self.step, desc="SCFT", unit="step", disable=not show_progress
+            total=self.total,
+            initial=self.step,
+            desc="SCFT",
+            unit="step",
+            disable=not (show_progress and is_main()),
         )
         while self.step < self.total:
             epoch, in_epoch = divmod(self.step, self.per_epoch)
@@ -189,14 +224,17 @@ class SCFTTrainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", tau=f"{self.log_tau.exp().item():.3f}")
                 if self.step % max(1, self.settings.checkpoint_every) == 0 or self.step == self.total:
-                    self._log_progress()
+                    if is_main():
+                        self._log_progress()
                     self.save_checkpoint()
                 if on_step is not None:
                     on_step(self.step, loss)
         bar.close()
         seconds = time.time() - started
         rate = items_seen / seconds if seconds > 0 else 0.0
-        return SCFTResult(self.save_outputs(), self.losses, self.step, seconds, rate, model=self.model)
+        adapter_dir = self.save_outputs() if is_main() else os.path.join(self.out_dir, "adapter")
+        barrier()  # every rank reads the adapter rank 0 wrote
+        return SCFTResult(adapter_dir, self.losses, self.step, seconds, rate, model=self.model)
 
     def save_outputs(self) -> str:
         """Write ``adapter/`` (a temp folder renamed into place) and ``loss.csv``; the adapter's path."""
@@ -211,6 +249,25 @@ class SCFTTrainer:
             writer.writerow(["step", "loss"])
             writer.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(self.losses))
         return adapter_dir
+
+
+def gather_rows(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """All ranks' rows (rank order; ``sizes`` rows each), this rank's keeping their gradient.
+
+    The others' rows are constants: the gradient through them is computed on their own ranks.
+    """
+    if len(sizes) == 1:
+        return local
+    import torch.distributed as dist
+
+    width = max(sizes)  # all_gather needs equal shapes: pad, then cut
+    padded = local.new_zeros((width, local.shape[1]))
+    padded[: len(local)] = local.detach()
+    buffers = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(buffers, padded)
+    parts = [buffer[:size] for buffer, size in zip(buffers, sizes, strict=True)]
+    parts[rank()] = local
+    return torch.cat(parts)
 
 
 def train_scft(

@@ -13,7 +13,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..config import cache_dir, config_get
+from ..distributed import agree, barrier, gather_to_main, is_distributed, is_main, rank, world_size
 from ..fingerprints import file_sha256, key_of
 from ..locks import artifact_lock
 from ..records import read_record
@@ -70,9 +73,15 @@ def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict |
     return TableFiles(prompts, scft, key, raw, pca_key, reduced, dim, whiten, seed)
 
 
-def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool) -> ItemTable:
-    """The un-reduced table: from its file, or embedded now (after SCFT when it is on)."""
-    if os.path.isfile(files.raw):
+def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool) -> ItemTable | None:
+    """The un-reduced table: from its file, or embedded now (after SCFT when it is on).
+
+    With several processes each rank embeds every world-size-th item and rank 0 gathers, saves and
+    returns the table; the other ranks return None.
+    """
+    if agree(os.path.isfile(files.raw)):
+        if not is_main():
+            return None
         logger.info("LLM item table: reusing %s", files.raw)
         return ItemTable.load(files.raw, files.key)
     tokens = list(files.prompts)
@@ -80,8 +89,18 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
     if files.scft is not None:
         adapter_dir = run_scft(config, tokens, show_progress, attributes).adapter_dir
     partial = files.raw.replace(".npz", ".partial.npz")
+    if is_distributed():  # each rank resumes its own share
+        partial = files.raw.replace(".npz", f".partial.rank{rank()}of{world_size()}.npz")
     logger.info("LLM item table: building %s", files.raw)
-    vectors = export_item_vectors(config, files.prompts, partial, adapter_dir, show_progress)
+    share = tokens[rank() :: world_size()]
+    vectors = export_item_vectors(
+        config, {t: files.prompts[t] for t in share}, partial, adapter_dir, show_progress and is_main()
+    )
+    shares = gather_to_main(vectors)
+    if not is_main():
+        _remove(partial)
+        return None
+    vectors = _interleave(shares, len(tokens))
     table = ItemTable(tokens, vectors)
     inputs = {
         "llm_path": resolve_llm_path(config_get(config, "llm_path")),
@@ -93,34 +112,54 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
         "llm_max_length": int(config_get(config, "llm_max_length", 128)),
     }
     table.save(files.raw, files.key, kind="llm_table", inputs=inputs)
-    if os.path.isfile(partial):
-        os.remove(partial)
+    _remove(partial)
     logger.info("LLM item table: saved %s", files.raw)
     return table
+
+
+def _interleave(shares: list[np.ndarray], n: int) -> np.ndarray:
+    """Rank r's share holds items r, r + world, r + 2 world ...: back in item order."""
+    vectors = np.empty((n, shares[0].shape[1]), dtype=shares[0].dtype)
+    for r, share in enumerate(shares):
+        vectors[r :: len(shares)] = share
+    return vectors
+
+
+def _remove(path: str) -> None:
+    if os.path.isfile(path):
+        os.remove(path)
 
 
 def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: bool = True) -> str:
     """Build what is missing of the table of ``item_tokens`` (SCFT, export, PCA); its file's path.
 
     The global RNG is left as it was (:func:`isolated_rng`): cold or warm, what runs next starts alike.
+    Under torchrun every rank calls this: the LLM work is shared, rank 0 writes the files.
     """
     attributes = dataset_attributes(config, item_tokens)  # read once: the prompts and SCFT's views
     files = table_files(config, item_tokens, dim, attributes)
-    if files.reduced and os.path.isfile(files.reduced):
+    if agree(bool(files.reduced) and os.path.isfile(files.reduced)):
         logger.info("LLM item table: reusing %s", files.reduced)
         return files.reduced
     with artifact_lock(files.raw), isolated_rng():
         table = _raw_table(config, files, attributes, show_progress)
-    if not files.reduced or dim == table.dim:
+    path = _reduced(files, table) if is_main() else None
+    barrier()  # the other ranks read the file rank 0 has just written
+    return agree(path)
+
+
+def _reduced(files: TableFiles, table: ItemTable) -> str:
+    """The PCA'd table's file (made now when missing), or the raw one when no reduction is asked for."""
+    if not files.reduced or files.dim == table.dim:
         return files.raw
     with artifact_lock(files.reduced):
         if os.path.isfile(files.reduced):  # another run made it while this one waited
             return files.reduced
-        logger.info("LLM item table: PCA to %d dimensions into %s", dim, files.reduced)
-        reduced = reduce_pca(table, dim, files.whiten, files.seed)
+        logger.info("LLM item table: PCA to %d dimensions into %s", files.dim, files.reduced)
+        reduced = reduce_pca(table, files.dim, files.whiten, files.seed)
         inputs = {
             "table_key": files.key,
-            "llm_pca_dim": dim,
+            "llm_pca_dim": files.dim,
             "llm_pca_whiten": files.whiten,
             "seed": files.seed,
         }

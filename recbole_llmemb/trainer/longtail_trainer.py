@@ -11,6 +11,7 @@ from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from ..progress import RecBoleProgressMixin
+from .distributed_training import DistributedTrainingMixin
 from .sampled_softmax_training import SampledSoftmaxMixin
 
 
@@ -64,7 +65,13 @@ class LongTailEvaluationMixin:
 
 
 class LongTailTrainer(
-    LongTailEvaluationMixin, SampledSoftmaxMixin, RecBoleProgressMixin, CheckpointCompatMixin, Trainer
+    LongTailEvaluationMixin,
+    SampledSoftmaxMixin,
+    RecBoleProgressMixin,
+    DistributedTrainingMixin,
+    CheckpointCompatMixin,
+    Trainer,
 ):
     """RecBole's Trainer with long-tail evaluation, the sampled softmax when asked for, and followable
-    progress; loads its checkpoints under torch >= 2.6 and saves them atomically."""
+    progress; loads its checkpoints under torch >= 2.6 and saves them atomically; trains under DDP
+    on CPUs as well as GPUs."""
