@@ -5,6 +5,7 @@ from . import compat
 compat.apply()
 
 from .add_items import add_items, load_extended_model  # noqa: E402
+from .cold_start import run_cold_items  # noqa: E402
 from .config import LLMEmbConfig  # noqa: E402
 from .quick_start import (  # noqa: E402
     build_table,
@@ -32,6 +33,7 @@ __all__ = [
     "objective_function",
     "register_model",
     "run",
+    "run_cold_items",
     "run_scft",
     "train_llmemb",
     "train_plain",

@@ -22,7 +22,8 @@ _NOT_IN_TRAINING_KEY = {
     "data_path", "llm_path", "pretrained_srs_file", "llmemb_table_file",
     "llmemb_dropout_prob",  # it acts through the dropout keys it sets, which are in the key
 }  # fmt: skip
-_REPORTING_PREFIXES = ("longtail_", "convert_")  # convert_* shape the data files, not training
+# convert_* shape the data files, eval_cold_* choose them (the files' contents are in the key).
+_REPORTING_PREFIXES = ("longtail_", "convert_", "eval_cold_")
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
 _LLMEMB_ONLY_PREFIXES = (
     "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "scft", "item_id_residual",

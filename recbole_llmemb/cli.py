@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from .add_items import add_items
-from .quick_start import STAGES, run
+from .cold_start import run_cold_items
+from .data.cold_items import cold_items_requested
+from .quick_start import STAGES, make_config, run
 from .utils import BACKBONES, LLMEMB_MODELS
 
 DESCRIPTION = """\
@@ -112,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             print(add_items(args.checkpoint, args.items, args.out))
             return 0
-        outcome = run(args.model, args.dataset, files, settings, stage=args.stage, baselines=baselines)
+        if args.stage == "all" and cold_items_requested(
+            make_config(args.model, args.dataset, files, settings)
+        ):
+            outcome = run_cold_items(args.model, args.dataset, files, settings)
+        else:
+            outcome = run(args.model, args.dataset, files, settings, stage=args.stage, baselines=baselines)
     except (OSError, ValueError) as exc:  # one line, naming the file or option and what to do
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import yaml
 from recbole.utils import argument_list
 
 from .config import PROPERTIES_DIR, RECBOLE_PROPERTIES_DIR
+from .data.cold_items import COLD_RULES
 from .llm.loading import LLM_DTYPES
 from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
@@ -112,6 +113,12 @@ def strings(value) -> str | None:
     return None if isinstance(value, list) and all(isinstance(x, str) for x in value) else "a list of names"
 
 
+def cold_items(value) -> str | None:
+    if isinstance(value, list) and value:
+        return None
+    return None if _is_number(value) and 0 < value < 1 else "a fraction in (0, 1) or a list of item ids"
+
+
 POSITIVE = number(0, low_open=True, high_open=False)
 PROBABILITY = number(0, 1)  # [0, 1)
 RULES: dict[str, Callable] = {
@@ -137,7 +144,8 @@ RULES: dict[str, Callable] = {
     "longtail_user_length_threshold": optional(integer(1)),
     "sampled_softmax_negatives": integer(0), "sampled_softmax_proposal": one_of(*PROPOSALS),
     "sampled_softmax_beta": number(0), "adapter_dtype": one_of(*ADAPTER_DTYPES),
-    "llm_dtype": one_of("auto", *LLM_DTYPES),
+    "llm_dtype": one_of("auto", *LLM_DTYPES), "eval_cold_items": optional(cold_items),
+    "eval_cold_rule": one_of(*COLD_RULES), "eval_cold_without_scft": boolean,
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from .checkpoints import (
 from .config import LLMEmbConfig, cache_dir
 from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
+from .data.cold_items import cold_items_requested
 from .distributed import init_from_environment, is_distributed, is_main, launched_by_torchrun, spawn_processes
 from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
@@ -254,6 +255,11 @@ def compare(
     llmemb = llmemb_class(model)
     plain_config = make_config(llmemb.backbone, dataset, config_file_list, config_dict)
     llm_config = make_config(llmemb, dataset, config_file_list, config_dict)
+    if cold_items_requested(llm_config):
+        raise ValueError(
+            "eval_cold_items: the cold-item protocol runs with recbole_llmemb.run_cold_items(model, dataset, ...)"
+            " (run_recbole_llmemb.py calls it when the setting is given)"
+        )
     init_logger(plain_config)
     started, timings = time.time(), {}
     data = load_data(plain_config)

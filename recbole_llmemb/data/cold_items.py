@@ -1,0 +1,134 @@
+"""The cold-item split: some items taken out of the data entirely, as if they did not exist yet.
+
+``eval_cold_items`` (a fraction, or a list of item ids) picks them: at random with the seed, or
+(``eval_cold_rule: last``) the items that appeared last in time. Every interaction with a cold
+item is removed from the files the models train and validate on, and their rows from the
+``.item`` file that SCFT and the PCA read; the cold items' rows go to a file of their own, which
+adding items reads later. The files are an artifact: ``<cache>/cold-<key>/<dataset>/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..atomic_write import atomic_write
+from ..config import cache_dir, config_get
+from ..distributed import barrier, is_main
+from ..fingerprints import dataset_fingerprint, key_of
+from ..locks import artifact_lock
+
+COLD_RULES = ("random", "last")
+
+
+@dataclass
+class ColdSplit:
+    """The cold items and where the warm data and the cold items' text are."""
+
+    cold: list[str]  # item tokens, in the order they are added to a model
+    data_path: str  # a data_path whose <dataset>/ holds the warm .inter and .item
+    cold_item_file: str  # the .item rows of the cold items
+
+
+def cold_items_requested(config) -> bool:
+    """Whether ``config`` asks for the cold-item protocol (``eval_cold_items`` set)."""
+    value = config["eval_cold_items"] if "eval_cold_items" in config else None
+    return value not in (None, 0, 0.0, [])
+
+
+def choose_cold_items(
+    sequences: dict[str, list[tuple[float, str]]], setting, rule: str = "random", seed: int = 0
+) -> list[str]:
+    """Cold item tokens: ``setting`` a fraction of the items (of ``sequences``: user -> [(time, item)])
+    or a list of item ids. ``rule``: ``random`` (seeded) or ``last`` (latest first appearance)."""
+    first_seen: dict[str, float] = {}
+    for events in sequences.values():
+        for time, item in events:
+            first_seen[item] = min(time, first_seen.get(item, time))
+    items = sorted(first_seen)
+    if isinstance(setting, list | tuple):
+        unknown = [str(t) for t in setting if str(t) not in first_seen]
+        if unknown:
+            raise ValueError(
+                f"eval_cold_items: {len(unknown)} ids are not items of the dataset, e.g. {unknown[:3]}"
+            )
+        return [str(t) for t in setting]
+    fraction = float(setting)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"eval_cold_items: a fraction in (0, 1) or a list of item ids, got {setting}")
+    count = max(1, round(fraction * len(items)))
+    if rule == "last":
+        return sorted(items, key=lambda item: (first_seen[item], item))[-count:]
+    if rule != "random":
+        raise ValueError(f"eval_cold_rule: '{rule}' is not one of {COLD_RULES}")
+    chosen = np.random.default_rng([seed, 7]).choice(len(items), size=count, replace=False)
+    return [items[i] for i in sorted(chosen)]
+
+
+def read_sequences(config) -> dict[str, list[tuple[float, str]]]:
+    """Each user's ``(time, item)`` in time order (file order among equal times), from ``.inter``."""
+    header, rows = _read_atomic(_file(config, "inter"))
+    user, item = _column(header, config["USER_ID_FIELD"]), _column(header, config["ITEM_ID_FIELD"])
+    time = _column(header, config_get(config, "TIME_FIELD", ""))
+    sequences: dict[str, list[tuple[float, str]]] = {}
+    for n, row in enumerate(rows):
+        sequences.setdefault(row[user], []).append((float(row[time]) if time is not None else n, row[item]))
+    return {u: sorted(events, key=lambda e: e[0]) for u, events in sequences.items()}
+
+
+def cold_split(config, sequences: dict[str, list[tuple[float, str]]]) -> ColdSplit:
+    """The cold items of ``config`` (chosen among the items of ``sequences``, :func:`read_sequences`)
+    and the warm data without them (written once, then reused)."""
+    rule = config_get(config, "eval_cold_rule", "random")
+    seed = int(config_get(config, "seed", 0))
+    cold = choose_cold_items(sequences, config["eval_cold_items"], rule, seed)
+    key = key_of("cold", dataset_fingerprint(config), sorted(cold))
+    root = os.path.join(cache_dir(config), f"cold-{key}")
+    folder = os.path.join(root, config["dataset"])
+    split = ColdSplit(cold, root, os.path.join(root, f"{config['dataset']}-cold.item"))
+    done = os.path.join(root, "done")
+    with artifact_lock(root):
+        if is_main() and not os.path.isfile(done):
+            _write_split(config, set(cold), folder, split.cold_item_file)
+            with atomic_write(done, "w") as handle:
+                handle.write("\n".join(cold) + "\n")
+    barrier()
+    return split
+
+
+def _write_split(config, cold: set[str], folder: str, cold_item_file: str) -> None:
+    os.makedirs(folder, exist_ok=True)
+    name, item_field = config["dataset"], config["ITEM_ID_FIELD"]
+    header, rows = _read_atomic(_file(config, "inter"))
+    column = _column(header, item_field)
+    _write_atomic(os.path.join(folder, f"{name}.inter"), header, [r for r in rows if r[column] not in cold])
+    header, rows = _read_atomic(_file(config, "item"))
+    column = _column(header, item_field)
+    _write_atomic(os.path.join(folder, f"{name}.item"), header, [r for r in rows if r[column] not in cold])
+    _write_atomic(cold_item_file, header, [r for r in rows if r[column] in cold])
+
+
+def _file(config, kind: str) -> str:
+    return os.path.join(config["data_path"], f"{config['dataset']}.{kind}")
+
+
+def _read_atomic(path: str) -> tuple[list[str], list[list[str]]]:
+    """A RecBole atomic file as text: its header (``name:type`` columns) and rows."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return next(reader), [row for row in reader if row]
+
+
+def _column(header: Sequence[str], name: str) -> int | None:
+    names = [column.split(":")[0] for column in header]
+    return names.index(name) if name in names else None
+
+
+def _write_atomic(path: str, header: Sequence[str], rows: list[list[str]]) -> None:
+    with atomic_write(path, "w") as handle:
+        handle.write("\t".join(header) + "\n")
+        handle.writelines("\t".join(row) + "\n" for row in rows)
