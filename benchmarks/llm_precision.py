@@ -25,6 +25,15 @@ from recbole_llmemb.llm.table_export import embed_prompts
 from recbole_llmemb.quick_start import make_config
 
 
+def ml100k_prompts(items: int):
+    """``(config, tokens, attributes, template, prompts)`` of the first ``items`` ml-100k items."""
+    config = make_config("LLMEmbSASRec", "ml-100k", config_dict={"state": "WARNING", "show_progress": False})
+    tokens = list(load_data(config)[0].field2id_token["item_id"])[1 : items + 1]
+    attributes = dataset_attributes(config, tokens)
+    template = PromptTemplate.from_config(config)
+    return config, tokens, attributes, template, list(render_prompts(attributes, template).values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=256)
@@ -32,11 +41,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = make_config("LLMEmbSASRec", "ml-100k", config_dict={"state": "WARNING", "show_progress": False})
-    tokens = list(load_data(config)[0].field2id_token["item_id"])[1 : args.items + 1]
-    attributes = dataset_attributes(config, tokens)
-    template = PromptTemplate.from_config(config)
-    prompts = list(render_prompts(attributes, template).values())
+    config, tokens, attributes, template, prompts = ml100k_prompts(args.items)
     settings = SCFTSettings.from_config(config)
     rows, vectors = [], {}
     for dtype in (torch.float32, torch.bfloat16):

@@ -24,22 +24,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def worker(args) -> None:
     """One configuration, run in every process of it; rank 0 prints a JSON line."""
-    from recbole_llmemb.data import load_data
+    from llm_precision import ml100k_prompts  # this folder's script
+
     from recbole_llmemb.distributed import barrier, init_from_environment, is_main, rank, world_size
     from recbole_llmemb.llm.loading import load_llm
-    from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes, render_prompts
     from recbole_llmemb.llm.scft_settings import SCFTSettings
     from recbole_llmemb.llm.scft_trainer import SCFTTrainer
     from recbole_llmemb.llm.table_export import embed_prompts
-    from recbole_llmemb.quick_start import make_config
 
     init_from_environment()
     torch.set_num_threads(args.threads)
-    config = make_config("LLMEmbSASRec", "ml-100k", config_dict={"state": "WARNING", "show_progress": False})
-    tokens = list(load_data(config)[0].field2id_token["item_id"])[1 : args.items + 1]
-    attributes = dataset_attributes(config, tokens)
-    template = PromptTemplate.from_config(config)
-    prompts = list(render_prompts(attributes, template).values())
+    config, tokens, attributes, template, prompts = ml100k_prompts(args.items)
     dtype = getattr(torch, args.dtype)
     model, tokenizer = load_llm(None, "cpu", dtype)
     barrier()
