@@ -97,9 +97,12 @@ def test_table_export_on_two_processes_equals_one(base_config, tmp_path):
         )  # each rank's share removed
 
 
-def test_scft_on_two_processes_matches_one_with_the_same_global_batch(base_config, tmp_path):
+@pytest.mark.parametrize("accumulate", [1, 2], ids=["plain", "accumulation+checkpointing"])
+def test_scft_on_two_processes_matches_one_with_the_same_global_batch(base_config, tmp_path, accumulate):
     # LoRA dropout off: each rank draws its own dropout masks, so with dropout the runs differ by them.
     common = dict(base_config, scft=True, scft_lora_dropout=0.0, scft_max_steps=3, dataset="tiny")
+    if accumulate > 1:
+        common.update(scft_gradient_accumulation=accumulate, scft_gradient_checkpointing=True)
     one = settings(common, checkpoint_dir=tmp_path / "one", scft_batch_size=8)
     two = settings(common, checkpoint_dir=tmp_path / "two", scft_batch_size=4)
     command = documented("torchrun --nproc_per_node=")
