@@ -89,22 +89,35 @@ def test_popularity_ranks_a_cold_item_below_every_counted_one():
     assert result["full"].tolist() == [2, 1]  # u1: c and d (unmasked, counted) above e; u2: b above d
 
 
-def test_plain_model_keeps_its_trained_rows_and_gets_initial_rows_for_cold_items(base_config, tmp_path):
+@pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_plain_model_keeps_its_trained_rows_and_gets_initial_rows_for_cold_items(base_config, backbone):
     from recbole_llmemb.cold_start import plain_with_cold_rows
+    from recbole_llmemb.evaluation.cold_items import model_scorer
     from recbole_llmemb.quick_start import train_plain
 
-    result = train_plain("SASRec", "tiny", config_dict=dict(base_config, epochs=1))
+    result = train_plain(backbone, "tiny", config_dict=dict(base_config, epochs=1))
     saved = torch.load(result["checkpoint"], weights_only=False)
     trained = saved["state_dict"]["item_embedding.weight"]
     from recbole_llmemb.data import load_data
 
-    dataset = load_data(make_config("SASRec", "tiny", config_dict=base_config))[0]
+    dataset = load_data(make_config(backbone, "tiny", config_dict=base_config))[0]
     tokens = list(dataset.field2id_token["item_id"][1:])
     grown = plain_with_cold_rows(result["checkpoint"], [*tokens, "new1", "new2"], 2, seed=3)
     rows = grown.item_embedding.weight.detach()
     assert rows.shape[0] == trained.shape[0] + 2
-    assert torch.equal(rows[: trained.shape[0]], trained)
-    assert rows[-2:].std() > 0 and not torch.equal(rows[-2], rows[-1])  # the initialiser's draws
+    kept = 1 + len(tokens)  # [PAD] and the trained items; BERT4Rec's [mask] row follows the new ones
+    assert torch.equal(rows[:kept], trained[:kept]) and torch.equal(rows[kept + 2 :], trained[kept:])
+    new = rows[kept : kept + 2]
+    assert new.std() > 0 and not torch.equal(new[0], new[1])  # the initialiser's draws
+    # The trained items score as in the trained model; the new ones get scores too.
+    original = type(grown)(saved["config"], dataset)
+    original.load_state_dict(saved["state_dict"])
+    fields = ("item_id_list", "item_length")
+    histories, lengths = torch.tensor([[1, 2, 3, 0, 0]]), torch.tensor([3])
+    before = model_scorer(original, *fields)(histories, lengths)
+    after = model_scorer(grown, *fields)(histories, lengths)
+    assert after.shape[1] == before.shape[1] + 2
+    torch.testing.assert_close(after[:, :kept], before[:, :kept])
     again = plain_with_cold_rows(result["checkpoint"], [*tokens, "new1", "new2"], 2, seed=3)
     assert torch.equal(again.item_embedding.weight, grown.item_embedding.weight)  # seeded
 
