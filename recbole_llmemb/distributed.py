@@ -8,9 +8,7 @@ Backend: nccl on GPUs, gloo on CPUs (RecBole 1.2.1 would always ask for nccl).
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
@@ -73,18 +71,6 @@ def agree(value):
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-@contextlib.contextmanager
-def main_first() -> Iterator[None]:
-    """Rank 0 runs the block first (say, building an artifact); the others run it after."""
-    if not is_main():
-        barrier()
-    try:
-        yield
-    finally:
-        if is_main():
-            barrier()
 
 
 def gather_to_main(obj) -> list | None:
