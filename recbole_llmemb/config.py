@@ -102,6 +102,14 @@ class LLMEmbConfig(Config):
                 final[key] = probability
         return final
 
+    def _set_default_parameters(self):
+        super()._set_default_parameters()
+        # RecBole 1.2.1 points ml-100k at its bundled copy even when data_path is given: a data_path
+        # of the user's (or the cold-item split's warm files) wins here, as for every other dataset.
+        given = self.external_config_dict.get("data_path")
+        if self.dataset == "ml-100k" and given:
+            self.final_config_dict["data_path"] = os.path.join(given, self.dataset)
+
     def _init_device(self):
         final = self.final_config_dict
         if not (is_distributed() or "local_rank" in final):

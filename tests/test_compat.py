@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,12 @@ def test_recbole_checkpoint_needs_and_gets_weights_only_false(tmp_path, base_con
     for users_own in (False, True):  # a file with a record is checked even when it is the user's
         with pytest.raises(ValueError, match="bytes changed since it was written"):
             load_recbole_checkpoint(str(path), users_own=users_own)
+
+
+def test_a_given_data_path_is_used_for_ml_100k_too(tmp_path):
+    from recbole_llmemb.quick_start import make_config
+
+    given = make_config("SASRec", "ml-100k", config_dict={"data_path": str(tmp_path), "state": "WARNING"})
+    assert given["data_path"] == str(tmp_path / "ml-100k")
+    bundled = make_config("SASRec", "ml-100k", config_dict={"state": "WARNING"})
+    assert bundled["data_path"].endswith(os.path.join("dataset_example", "ml-100k"))  # RecBole's own copy
