@@ -23,7 +23,7 @@ from .fingerprints import file_sha256, key_of
 from .llm.item_table import ItemTable
 from .llm.loading import llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
-from .llm.table_export import embed_prompts, require_finite
+from .llm.table_export import embed_prompts, embedding_settings, require_finite
 from .records import ArtifactError, read_record, verified_record, write_record
 
 logger = logging.getLogger(__name__)
@@ -101,10 +101,8 @@ def _table_rows(config, checkpoint: str, record: dict, prompts: dict[str, str], 
         model,
         tokenizer,
         list(prompts.values()),
-        batch_size=int(config_get(config, "llm_batch_size", 16)),
-        max_length=int(config_get(config, "llm_max_length", 128)),
         show_progress=bool(config_get(config, "show_progress", True)),
-        pooling=config_get(config, "llm_pooling", "mean"),
+        **embedding_settings(config),
     )
     require_finite(vectors, list(prompts))
     projected = torch.from_numpy(table.project(vectors) if table.projection else vectors)

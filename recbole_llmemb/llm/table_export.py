@@ -67,6 +67,15 @@ def embed_prompts(
     return out
 
 
+def embedding_settings(config) -> dict:
+    """The settings that shape each pooled vector: batch size, truncation length, pooling."""
+    return {
+        "batch_size": int(config_get(config, "llm_batch_size", 16)),
+        "max_length": int(config_get(config, "llm_max_length", 128)),
+        "pooling": config_get(config, "llm_pooling", "mean"),
+    }
+
+
 def export_item_vectors(
     config, prompts: dict[str, str], partial: str, adapter_dir: str | None, show_progress: bool = True
 ) -> np.ndarray:
@@ -102,14 +111,12 @@ def export_item_vectors(
         model,
         tokenizer,
         list(prompts.values()),
-        batch_size=int(config_get(config, "llm_batch_size", 16)),
-        max_length=int(config_get(config, "llm_max_length", 128)),
         show_progress=show_progress,
         done=done,
         vectors=vectors,
         save=save_partial,
         save_every=int(config_get(config, "llm_checkpoint_every", 50)),
-        pooling=config_get(config, "llm_pooling", "mean"),
+        **embedding_settings(config),
     )
     require_finite(vectors, list(prompts))
     return vectors
