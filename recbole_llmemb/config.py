@@ -9,7 +9,7 @@ import recbole
 import torch
 from recbole.config import Config
 
-from .distributed import is_distributed, is_main, local_rank, world_size
+from .distributed import backend_for, is_distributed, is_main, local_rank, world_size
 
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
@@ -122,7 +122,7 @@ class LLMEmbConfig(Config):
         cuda = bool(gpu_id) and final.get("use_gpu", True) is not False and torch.cuda.is_available()
         if not is_distributed():  # RecBole's launcher: its spawn set local_rank, world_size, ip, port
             torch.distributed.init_process_group(
-                backend="nccl" if cuda else "gloo",
+                backend=backend_for("cuda" if cuda else "cpu"),
                 rank=final["local_rank"] + final.get("offset", 0),
                 world_size=final["world_size"],
                 init_method=f"tcp://{final['ip']}:{final['port']}",

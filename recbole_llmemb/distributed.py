@@ -91,7 +91,7 @@ def gather_to_all(obj) -> list:
     return out
 
 
-def spawn_processes(nproc: int, function, *args, port: int | None = None):
+def spawn_processes(nproc: int, function, *args):
     """RecBole's launcher: ``function(*args)`` in ``nproc`` processes on this machine, each told its
     rank through ``config_dict`` (``local_rank``, ``world_size``, ``ip``, ``port``); rank 0's return value.
 
@@ -101,7 +101,7 @@ def spawn_processes(nproc: int, function, *args, port: int | None = None):
 
     settings = dict(args[3] or {})
     settings.update(nproc=nproc, world_size=nproc, ip=settings.get("ip", "localhost"), offset=0)
-    settings["port"] = str(port or settings.get("port") or free_port())
+    settings["port"] = str(settings.get("port") or free_port())
     queue = mp.get_context("spawn").SimpleQueue()
     arguments = (*args[:3], settings, *args[4:])
     mp.spawn(_spawned, args=(function, arguments, queue), nprocs=nproc, join=True)

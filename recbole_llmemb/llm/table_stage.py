@@ -88,9 +88,9 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
     adapter_dir = None
     if files.scft is not None:
         adapter_dir = run_scft(config, tokens, show_progress, attributes).adapter_dir
-    partial = files.raw.replace(".npz", ".partial.npz")
-    if is_distributed():  # each rank resumes its own share
-        partial = files.raw.replace(".npz", f".partial.rank{rank()}of{world_size()}.npz")
+    # Each rank resumes its own share of the items.
+    own = f".rank{rank()}of{world_size()}" if is_distributed() else ""
+    partial = files.raw.replace(".npz", f".partial{own}.npz")
     logger.info("LLM item table: building %s", files.raw)
     share = tokens[rank() :: world_size()]
     vectors = export_item_vectors(
