@@ -166,11 +166,17 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
 
 
 def load_extended_model(path: str):
-    """``(model, item_tokens)`` of an extended model file, ready for full-sort prediction; needs no data."""
+    """``(model, item_tokens)`` of an extended model file or a trained LLMEmb checkpoint, ready for
+    full-sort prediction; needs no data."""
     record = verified_record(path)
     saved = load_recbole_checkpoint(path, key=record["key"])
-    config, tokens = saved["config"], saved["item_tokens"]
-    config["llmemb_table_file"] = _beside(path, config["llmemb_table_file"])
+    config = saved["config"]
+    tokens = saved.get("item_tokens") or record.get("inputs", {}).get("item_tokens")
+    if not tokens:
+        raise ArtifactError(f"{path}: not an LLMEmb model of this version (it lists no items)")
+    # An extended model names its own table; a trained one the table its record lists.
+    table = config["llmemb_table_file"] or record["inputs"]["table_file"]
+    config["llmemb_table_file"] = _beside(path, table)
     model = config.model_class(config, ItemsOnly(config["ITEM_ID_FIELD"], tokens))
     model.load_state_dict(saved["state_dict"])
     return model.eval(), tokens

@@ -18,6 +18,7 @@ import os
 from collections import Counter
 
 import numpy as np
+import torch
 from recbole.utils import init_logger, init_seed
 
 from .add_items import ItemsOnly, add_items, load_extended_model
@@ -28,6 +29,7 @@ from .data.dataset_files import require_atomic_files
 from .distributed import is_main
 from .evaluation.cold_items import (
     ColdTest,
+    Scorer,
     cold_and_warm,
     model_scorer,
     popularity_scorer,
@@ -98,8 +100,45 @@ def run_cold_items(model: str, dataset: str, config_file_list=None, config_dict:
         assert other_tokens == tokens
         rows[f"{llmemb.__name__} w/o SCFT"] = cold_and_warm(test, scorer(other))
     rows[llmemb.__name__] = cold_and_warm(test, scorer(extended))
+    if config["eval_cold_reference"]:
+        rows.update(
+            _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens, seed, fields)
+        )
     paths = _report(config, llmemb.backbone.__name__, rows, split, outcome) if is_main() else []
     return {"rows": rows, "cold_items": split.cold, "results": paths, "warm": outcome}
+
+
+def reordered(scorer: Scorer, own: list[str], tokens: list[str]) -> Scorer:
+    """``scorer`` of a model whose id i is ``own[i - 1]``, taking and giving ids of ``tokens`` (the
+    same items in another order; a model's further columns, BERT4Rec's [mask], stay last)."""
+    index = {token: i + 1 for i, token in enumerate(own)}
+    missing = sorted(set(tokens) - set(index))
+    if missing or len(own) != len(tokens):
+        raise ValueError(
+            f"eval_cold_reference: the reference model's items differ from the test's ({missing[:3]})"
+        )
+    to_own = torch.tensor([0] + [index[token] for token in tokens])
+
+    def score(histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        scores = scorer(to_own[histories], lengths)
+        return torch.cat([scores[:, to_own], scores[:, len(own) + 1 :]], dim=1)
+
+    return score
+
+
+def _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens, seed, fields) -> dict:
+    """Both models trained on every item (the comparison without held-out items, reused when it has
+    run), tested on the same users: what the warm metrics lose when items are held out."""
+    backbone = llmemb.backbone.__name__
+    everything = compare(
+        backbone, dataset, config_file_list, {**(config_dict or {}), "eval_cold_items": None}
+    )
+    model, own = load_extended_model(everything["llmemb"]["checkpoint"])
+    plain = plain_with_cold_rows(everything["plain"]["checkpoint"], own, 0, seed)
+    return {
+        f"{name} (all items trained)": cold_and_warm(test, reordered(model_scorer(m, *fields), own, tokens))
+        for name, m in ((backbone, plain), (llmemb.__name__, model))
+    }
 
 
 def _report(config, backbone: str, rows: dict, split, outcome: dict) -> list[str]:

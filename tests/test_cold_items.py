@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from recbole_llmemb.cold_start import reordered
 from recbole_llmemb.data.cold_items import choose_cold_items, cold_split, read_sequences
 from recbole_llmemb.evaluation.cold_items import ColdTest, cold_and_warm, metrics, popularity_scorer, ranks
 from recbole_llmemb.quick_start import make_config
@@ -131,7 +132,15 @@ def test_the_cold_item_run_reports_every_method_from_the_command_line(base_confi
     assert done.returncode == 0, done.stderr[-3000:]
     (report,) = glob.glob(os.path.join(base_config["results_dir"], "tiny-SASRec-cold-*.json"))
     rows = json.load(open(report))["rows"]
-    assert list(rows) == ["SASRec", "popularity", "text neighbour", "LLMEmbSASRec w/o SCFT", "LLMEmbSASRec"]
+    assert list(rows) == [
+        "SASRec",
+        "popularity",
+        "text neighbour",
+        "LLMEmbSASRec w/o SCFT",
+        "LLMEmbSASRec",
+        "SASRec (all items trained)",
+        "LLMEmbSASRec (all items trained)",
+    ]
     for result in rows.values():
         full = result["full"]
         assert full["cold_users"] + full["warm_users"] == 40 and full["cold_users"] > 0
@@ -139,6 +148,22 @@ def test_the_cold_item_run_reports_every_method_from_the_command_line(base_confi
     assert rows["popularity"]["full"]["cold_hit@10"] < rows["popularity"]["full"]["warm_hit@10"]
     assert os.path.isfile(report.replace(".json", ".png")) and os.path.isfile(report.replace(".json", ".md"))
     assert "# Cold items: tiny, SASRec" in done.stdout
+
+
+def test_a_reference_model_scores_the_same_items_under_the_test_ids():
+    own = ["b", "c", "a"]  # the reference model's ids 1..3
+    seen = []
+
+    def scorer(histories, lengths):  # own id i scores 10 * i; one extra column, as BERT4Rec's [mask]
+        seen.append(histories.clone())
+        return torch.tensor([[0.0, 10.0, 20.0, 30.0, -1.0]]).expand(len(histories), -1)
+
+    score = reordered(scorer, own, ["a", "b", "c"])
+    out = score(torch.tensor([[1, 3, 0]]), torch.tensor([2]))
+    assert seen[0].tolist() == [[3, 2, 0]]  # test ids a, c -> own ids 3, 2
+    assert out.tolist() == [[0.0, 30.0, 10.0, 20.0, -1.0]]  # a, b, c as own ids 3, 1, 2
+    with pytest.raises(ValueError, match="eval_cold_reference"):
+        reordered(scorer, own, ["a", "b", "d"])
 
 
 def test_the_comparison_refuses_the_cold_setting_and_names_the_function(base_config):
