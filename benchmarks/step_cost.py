@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from recbole.data.transform import construct_transform
 
 from recbole_llmemb import BACKBONES
 from recbole_llmemb.data import load_data
@@ -72,6 +73,9 @@ def main() -> None:
         np.savez(table, tokens=np.array(tokens), vectors=vectors.astype(np.float32))
         settings["llmemb_table_file"] = table
         config = make_config(llmemb_class, args.dataset, files, settings)
+        construct_transform(
+            config
+        )  # the keys BERT4Rec's masking names (load_data set them on the first config)
     else:
         prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)
     batches = list(itertools.islice(train_data, args.steps + WARMUP))
@@ -80,6 +84,7 @@ def main() -> None:
 
     def plain_row(name: str, negatives: int) -> tuple[str, float]:
         plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
+        construct_transform(plain_config)
         plain = LongTailTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
         loss = SampledSoftmaxLoss(plain.model, negatives, counts) if negatives else plain.model.calculate_loss
         return name, seconds_per_step(plain, batches, lambda b: (loss(b),))
