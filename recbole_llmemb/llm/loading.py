@@ -83,7 +83,8 @@ def native_bf16(device: torch.device | str) -> bool:
     avx512_bf16 / amx_bf16 (read from /proc/cpuinfo; False where that is not there)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        # Emulated bf16 (pre-Ampere GPUs) counts as supported by default and runs slower than float32.
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             flags = handle.read()
