@@ -21,7 +21,7 @@ from .compat import load_recbole_checkpoint
 from .config import config_get
 from .fingerprints import file_sha256, key_of
 from .llm.item_table import ItemTable
-from .llm.loading import llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
+from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
 from .records import ArtifactError, read_record, verified_record, write_record
@@ -74,6 +74,8 @@ def _llm_of_table(config, checkpoint: str, table_record: dict):
             f" ({inputs.get('llm_path')}); give that model"
         )
     device, dtype = llm_device_and_dtype(config)
+    # The precision the table was built in, not what `auto` resolves to on this machine.
+    dtype = LLM_DTYPES.get(inputs.get("llm_dtype"), dtype)
     scft_key = inputs.get("scft_key")
     if not scft_key:
         return load_llm(llm_path, device, dtype)

@@ -1,5 +1,6 @@
 """New items for a trained LLMEmb model: scored from their text, the old items exactly as before."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from recbole_llmemb import add_items, load_extended_model, quick_start
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.data import load_data
+from recbole_llmemb.llm.loading import load_finetuned_llm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,6 +60,23 @@ def test_added_items_are_scored_from_their_text_and_old_items_as_before(base_con
     i1, n1, n2 = old.index("i1") + 1, len(old) + 1, len(old) + 2
     assert torch.allclose(weight[n1], weight[i1], atol=1e-5)  # the same text, the same embedding
     assert not torch.allclose(weight[n2], weight[i1], atol=1e-3)
+
+
+def test_new_items_are_embedded_in_the_precision_the_table_was_built_in(base_config, tmp_path, monkeypatch):
+    adding = importlib.import_module("recbole_llmemb.add_items")  # the package's add_items is the function
+
+    checkpoint, _, _ = trained(base_config, scft=True, llm_dtype="bfloat16")
+    loaded = []
+
+    def recording(path, adapter, device, dtype):
+        loaded.append(dtype)
+        return load_finetuned_llm(path, adapter, device, dtype)
+
+    # As `auto` resolves on a machine without native bf16: the table's recorded dtype must win.
+    monkeypatch.setattr(adding, "llm_device_and_dtype", lambda config: ("cpu", torch.float32))
+    monkeypatch.setattr(adding, "load_finetuned_llm", recording)
+    add_items(checkpoint, write_items(tmp_path / "new.item", [["n1", "red river", "drama", "2001"]]))
+    assert loaded == [torch.bfloat16]
 
 
 def test_adding_items_in_a_fresh_process_from_the_saved_files(base_config, tmp_path):
