@@ -6,8 +6,9 @@ interactions), adds the cold items to the trained LLMEmb model from their text
 (:func:`~recbole_llmemb.add_items.add_items`), and tests every method on each user's last
 interaction of the whole data (:mod:`.evaluation.cold_items`): LLMEmb, LLMEmb without SCFT, the
 plain backbone (cold items get its initialiser's rows: RecBole cannot score an item it did not
-see, and a row no training step touched is what such an item would have), popularity, and the
-text-only nearest neighbour of the user's last item.
+see, and a row no training step touched is what such an item would have), popularity, the
+text-only nearest neighbour of the user's last item, and (``eval_cold_reference``) both models
+of the comparison without held-out items, on the same users.
 """
 
 from __future__ import annotations
