@@ -25,13 +25,16 @@ from recbole_llmemb.llm.table_export import embed_prompts
 from recbole_llmemb.quick_start import make_config
 
 
-def ml100k_prompts(items: int):
-    """``(config, tokens, attributes, template, prompts)`` of the first ``items`` ml-100k items."""
-    config = make_config("LLMEmbSASRec", "ml-100k", config_dict={"state": "WARNING", "show_progress": False})
-    tokens = list(load_data(config)[0].field2id_token["item_id"])[1 : items + 1]
+def dataset_prompts(items: int, dataset: str = "ml-100k"):
+    """``(config, tokens, attributes, template, prompts, n_items)``: the first ``items`` items of
+    ``dataset`` with their prompts, and how many items the dataset has."""
+    config = make_config("LLMEmbSASRec", dataset, config_dict={"state": "WARNING", "show_progress": False})
+    every = list(load_data(config)[0].field2id_token["item_id"])[1:]
+    tokens = every[:items]
     attributes = dataset_attributes(config, tokens)
     template = PromptTemplate.from_config(config)
-    return config, tokens, attributes, template, list(render_prompts(attributes, template).values())
+    prompts = list(render_prompts(attributes, template).values())
+    return config, tokens, attributes, template, prompts, len(every)
 
 
 def main() -> None:
@@ -41,7 +44,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config, tokens, attributes, template, prompts = ml100k_prompts(args.items)
+    config, tokens, attributes, template, prompts, _ = dataset_prompts(args.items)
     settings = SCFTSettings.from_config(config)
     rows, vectors = [], {}
     for dtype in (torch.float32, torch.bfloat16):

@@ -21,14 +21,12 @@ import tempfile
 import time
 
 import torch
+from llm_precision import dataset_prompts  # this folder's script
 
-from recbole_llmemb.data import load_data
 from recbole_llmemb.llm.loading import LLM_DTYPES, load_llm
-from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes, render_prompts
 from recbole_llmemb.llm.scft_settings import SCFTSettings
 from recbole_llmemb.llm.scft_trainer import SCFTTrainer
 from recbole_llmemb.llm.table_export import embed_prompts
-from recbole_llmemb.quick_start import make_config
 
 # Public model shapes (hidden, layers, attention heads, key-value heads, MLP width).
 SHAPES = {
@@ -57,23 +55,6 @@ def random_model(shape: str, device: str, dtype: torch.dtype):
     return model.eval(), tokenizer
 
 
-def dataset_prompts(dataset: str, items: int):
-    """``(tokens, attributes, template, prompts, n_items)`` of the first ``items`` items of ``dataset``."""
-    config = make_config("LLMEmbSASRec", dataset, config_dict={"state": "WARNING", "show_progress": False})
-    every = list(load_data(config)[0].field2id_token["item_id"])[1:]
-    tokens = every[:items]
-    attributes = dataset_attributes(config, tokens)
-    template = PromptTemplate.from_config(config)
-    return (
-        config,
-        tokens,
-        attributes,
-        template,
-        list(render_prompts(attributes, template).values()),
-        len(every),
-    )
-
-
 def sync(device: str) -> bool:
     """Wait for the GPU's queued work; whether ``device`` is a GPU."""
     if device.startswith("cuda"):
@@ -97,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = LLM_DTYPES[args.dtype]
-    config, tokens, attributes, template, prompts, catalog = dataset_prompts(args.dataset, args.items)
+    config, tokens, attributes, template, prompts, catalog = dataset_prompts(args.items, args.dataset)
     model, tokenizer = random_model(args.shape, args.device, dtype)
     parameters = sum(p.numel() for p in model.parameters())
 

@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def worker(args) -> None:
     """One configuration, run in every process of it; rank 0 prints a JSON line."""
-    from llm_precision import ml100k_prompts  # this folder's script
+    from llm_precision import dataset_prompts  # this folder's script
 
     from recbole_llmemb.distributed import barrier, init_from_environment, is_main, rank, world_size
     from recbole_llmemb.llm.loading import load_llm
@@ -34,7 +34,7 @@ def worker(args) -> None:
 
     init_from_environment()
     torch.set_num_threads(args.threads)
-    config, tokens, attributes, template, prompts = ml100k_prompts(args.items)
+    config, tokens, attributes, template, prompts, _ = dataset_prompts(args.items)
     dtype = getattr(torch, args.dtype)
     model, tokenizer = load_llm(None, "cpu", dtype)
     barrier()

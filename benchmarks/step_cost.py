@@ -64,7 +64,15 @@ def main() -> None:
     llmemb_class = BACKBONES[args.model]
     settings = {"show_progress": False, "state": "WARNING"}
     files = args.config_files.split(",") if args.config_files else None
-    config = make_config(llmemb_class, args.dataset, files, settings)
+
+    def model_config(model_class):
+        """The run's config for ``model_class``, with the keys BERT4Rec's masking transform sets
+        (``load_data`` sets them only on the config it is given)."""
+        config = make_config(model_class, args.dataset, files, settings)
+        construct_transform(config)
+        return config
+
+    config = model_config(llmemb_class)
     dataset, train_data, _, _ = load_data(config)
     if args.random_table:
         tokens = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])[1:]
@@ -72,10 +80,7 @@ def main() -> None:
         vectors = np.random.default_rng(0).normal(size=(len(tokens), config["llm_pca_dim"] or 576))
         np.savez(table, tokens=np.array(tokens), vectors=vectors.astype(np.float32))
         settings["llmemb_table_file"] = table
-        config = make_config(llmemb_class, args.dataset, files, settings)
-        construct_transform(
-            config
-        )  # the keys BERT4Rec's masking names (load_data set them on the first config)
+        config = model_config(llmemb_class)
     else:
         prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)
     batches = list(itertools.islice(train_data, args.steps + WARMUP))
@@ -83,8 +88,7 @@ def main() -> None:
     counts = training_item_popularity(train_data.dataset, train_data.dataset.item_num)
 
     def plain_row(name: str, negatives: int) -> tuple[str, float]:
-        plain_config = make_config(llmemb_class.backbone, args.dataset, files, settings)
-        construct_transform(plain_config)
+        plain_config = model_config(llmemb_class.backbone)
         plain = LongTailTrainer(plain_config, llmemb_class.backbone(plain_config, train_data.dataset))
         loss = SampledSoftmaxLoss(plain.model, negatives, counts) if negatives else plain.model.calculate_loss
         return name, seconds_per_step(plain, batches, lambda b: (loss(b),))

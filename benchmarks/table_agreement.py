@@ -39,8 +39,8 @@ def main() -> None:
         raise SystemExit(f"{args.second}: not the items of {args.first}")
     a = torch.from_numpy(np.asarray(first.vectors, dtype=np.float32))
     b = torch.from_numpy(np.asarray(second.vectors, dtype=np.float32))[[order[t] for t in first.tokens]]
-    cosine = torch.nn.functional.cosine_similarity(a, b, dim=1)
-    if a.shape == b.shape:
+    if a.shape == b.shape:  # rows of different sizes have no cosine; their neighbours still compare
+        cosine = torch.nn.functional.cosine_similarity(a, b, dim=1)
         q = torch.quantile(cosine, torch.tensor([0.01, 0.5]))
         print(
             f"row cosine: mean {cosine.mean():.5f}, min {cosine.min():.5f}, 1% {q[0]:.5f}, median {q[1]:.5f}"
