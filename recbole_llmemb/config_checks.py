@@ -144,9 +144,9 @@ RULES: dict[str, Callable] = {
     "longtail_user_length_threshold": optional(integer(1)),
     "sampled_softmax_negatives": integer(0), "sampled_softmax_proposal": one_of(*PROPOSALS),
     "sampled_softmax_beta": number(0), "adapter_dtype": one_of(*ADAPTER_DTYPES),
-    "llm_dtype": one_of("auto", *LLM_DTYPES), "eval_cold_items": optional(cold_items),
-    "eval_cold_rule": one_of(*COLD_RULES), "eval_cold_without_scft": boolean,
-    "eval_cold_reference": boolean,
+    "llm_dtype": one_of("auto", *LLM_DTYPES), "scft_dtype": optional(one_of("auto", *LLM_DTYPES)),
+    "eval_cold_items": optional(cold_items), "eval_cold_rule": one_of(*COLD_RULES),
+    "eval_cold_without_scft": boolean, "eval_cold_reference": boolean,
 }  # fmt: skip
 
 

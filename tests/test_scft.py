@@ -264,3 +264,21 @@ def test_scft_on_a_bfloat16_llm_keeps_lora_weights_in_float32(base_config):
     )
     weights = load_file(os.path.join(outcome.adapter_dir, "adapter_model.safetensors"))
     assert weights and {tensor.dtype for tensor in weights.values()} == {torch.float32}
+
+
+def test_scft_dtype_sets_scfts_precision_and_the_table_exports_in_llm_dtype(base_config):
+    from recbole_llmemb.records import read_record
+
+    mixed = scft_config(base_config, scft_dtype="bfloat16")  # llm_dtype stays float32
+    outcome = run_scft(mixed, TOKENS, show_progress=False)
+    assert outcome.report["inputs"]["llm_dtype"] == "bfloat16"
+    # The same SCFT run as an all-bfloat16 job's (one cache entry), a different one from float32's.
+    assert outcome.key == run_scft(scft_config(base_config, llm_dtype="bfloat16"), TOKENS, False).key
+    assert outcome.key != run_scft(scft_config(base_config), TOKENS, show_progress=False).key
+    table, key = build_llm_table(mixed, TOKENS)
+    assert read_record(table_files(mixed, TOKENS, 0).raw)["inputs"]["llm_dtype"] == "float32"
+    _, all_half = build_llm_table(scft_config(base_config, llm_dtype="bfloat16"), TOKENS)
+    _, all_full = build_llm_table(scft_config(base_config), TOKENS)
+    assert len({key, all_half, all_full}) == 3
+    with pytest.raises(ValueError, match="scft_dtype: 'half'"):
+        run_scft(scft_config(base_config, scft_dtype="half"), TOKENS, show_progress=False)

@@ -93,21 +93,25 @@ def native_bf16(device: torch.device | str) -> bool:
     return device.type == "cpu" and ("avx512_bf16" in flags or "amx_bf16" in flags)
 
 
-def resolve_llm_dtype(name: str, device: torch.device | str) -> torch.dtype:
-    """``llm_dtype``: float32 | bfloat16 | float16 | auto (bfloat16 where native, else float32)."""
+def resolve_llm_dtype(name: str, device: torch.device | str, option: str = "llm_dtype") -> torch.dtype:
+    """``option``'s value: float32 | bfloat16 | float16 | auto (bfloat16 where native, else float32)."""
     if name == "auto":
         return torch.bfloat16 if native_bf16(device) else torch.float32
     if name not in LLM_DTYPES:
-        raise ValueError(f"llm_dtype: '{name}' is not one of auto, {', '.join(LLM_DTYPES)}")
+        raise ValueError(f"{option}: '{name}' is not one of auto, {', '.join(LLM_DTYPES)}")
     return LLM_DTYPES[name]
 
 
-def llm_device_and_dtype(config) -> tuple[str, torch.dtype]:
-    """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), ``llm_dtype``."""
+def llm_device_and_dtype(config, stage: str = "table") -> tuple[str, torch.dtype]:
+    """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), and
+    ``llm_dtype`` for the table (and new items) or, with ``stage="scft"``, ``scft_dtype`` (~ = llm_dtype)."""
     device = torch.device(config_get(config, "llm_device") or config_get(config, "device", "cpu"))
     if device.type == "cuda" and device.index is None and is_distributed():
         device = torch.device("cuda", local_rank())  # one GPU per process
-    return str(device), resolve_llm_dtype(config_get(config, "llm_dtype", "float32"), device)
+    option = "llm_dtype"
+    if stage == "scft" and config_get(config, "scft_dtype") is not None:
+        option = "scft_dtype"
+    return str(device), resolve_llm_dtype(config_get(config, option, "float32"), device, option)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

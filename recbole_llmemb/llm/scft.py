@@ -71,7 +71,7 @@ def scft_run(config, attributes: Mapping[str, Attributes]) -> SCFTOutcome:
     """Where the SCFT run of ``config`` on these item attributes lives; nothing is computed."""
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
-    dtype = dtype_name(llm_device_and_dtype(config)[1])
+    dtype = dtype_name(llm_device_and_dtype(config, "scft")[1])
     key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings, dtype)
     if world_size() > 1:  # the global batch is scft_batch_size x processes: another training run
         key = key_of(key, "processes", world_size())
@@ -120,7 +120,7 @@ def _finished_or_trained(
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
     llm_path = config_get(config, "llm_path")
-    device, dtype = llm_device_and_dtype(config)
+    device, dtype = llm_device_and_dtype(config, "scft")
     logger.info(
         "SCFT: fine-tuning %s on %d items into %s, settings %s",
         resolve_llm_path(llm_path),
