@@ -273,9 +273,12 @@ def test_scft_dtype_sets_scfts_precision_and_the_table_exports_in_llm_dtype(base
     outcome = run_scft(mixed, TOKENS, show_progress=False)
     assert outcome.report["inputs"]["llm_dtype"] == "bfloat16"
     # The same SCFT run as an all-bfloat16 job's (one cache entry), a different one from float32's.
-    assert outcome.key == run_scft(scft_config(base_config, llm_dtype="bfloat16"), TOKENS, False).key
+    assert (
+        outcome.key
+        == run_scft(scft_config(base_config, llm_dtype="bfloat16"), TOKENS, show_progress=False).key
+    )
     assert outcome.key != run_scft(scft_config(base_config), TOKENS, show_progress=False).key
-    table, key = build_llm_table(mixed, TOKENS)
+    _, key = build_llm_table(mixed, TOKENS)
     assert read_record(table_files(mixed, TOKENS, 0).raw)["inputs"]["llm_dtype"] == "float32"
     _, all_half = build_llm_table(scft_config(base_config, llm_dtype="bfloat16"), TOKENS)
     _, all_full = build_llm_table(scft_config(base_config), TOKENS)
