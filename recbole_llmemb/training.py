@@ -55,6 +55,7 @@ class RunResult:
             "test_result": self.test_result,
             "test_results": self.test_results,
             "checkpoint": self.checkpoint,
+            "key": self.key,
             "seconds": self.seconds,
             "cached": self.cached,
             "resumed_at_epoch": self.resumed_at_epoch,

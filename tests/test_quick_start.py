@@ -129,6 +129,16 @@ def test_pretrain_stage_trains_the_plain_backbone_without_the_llm(base_config):
     assert os.path.isfile(outcome["plain"]["checkpoint"]) and "llm_table_s" not in outcome["timings"]
     cache = os.path.join(base_config["checkpoint_dir"], "llmemb", "tiny")
     assert not any(f.startswith(("pca-", "scft-", "llm-table-")) for f in os.listdir(cache))
+    # Its report: the plain row alone, named by the plain model's key, listed in the index.
+    key = outcome["plain"]["key"][:8]
+    stem = os.path.join(base_config["results_dir"], f"tiny-SASRec-{key}")
+    assert outcome["results"][0] == f"{stem}-full.md"
+    report = json.load(open(f"{stem}-full.json"))
+    assert [row["model"] for row in report["rows"]] == ["SASRec"]
+    assert report["rows"][0]["ndcg@10"] == outcome["plain"]["test_results"]["full"]["ndcg@10"]
+    assert report["meta"]["run key"] == outcome["plain"]["key"]
+    assert report["meta"]["training loss"] == "CE"
+    assert f"tiny-SASRec-{key}-full" in open(os.path.join(base_config["results_dir"], "index.md")).read()
 
 
 def test_baselines_are_extra_rows_on_the_same_split(base_config):
