@@ -43,7 +43,9 @@ def rows(folder: str, dataset: str, model: str) -> list[str]:
     cells, seconds = read_run(folder, dataset, model)
     out = []
     for name, values in cells.items():
-        label = name if name == model else f"{name} [{os.path.basename(folder)}]"
+        # The plain row is shared by the comparisons of one seed (printed once); a plain-only run is named.
+        shared = name == model and len(cells) > 1
+        label = name if shared else f"{name} [{os.path.basename(folder)}]"
         time = f"{seconds:.0f}" if name != model and seconds else ""
         out.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values) + f" | {time} |")
     return out
