@@ -141,6 +141,16 @@ def test_pretrain_stage_trains_the_plain_backbone_without_the_llm(base_config):
     assert f"tiny-SASRec-{key}-full" in open(os.path.join(base_config["results_dir"], "index.md")).read()
 
 
+def test_reports_name_the_training_loss():
+    sampled = {"sampled_softmax_negatives": 64, "sampled_softmax_proposal": "uniform", "loss_type": "CE"}
+    assert quick_start._loss_name({"sampled_softmax_negatives": 0, "loss_type": "BPR"}) == "BPR"
+    assert quick_start._loss_name(sampled) == "sampled softmax, 64 uniform negatives, log-Q corrected"
+    popularity = {**sampled, "sampled_softmax_proposal": "popularity", "sampled_softmax_beta": 0.5}
+    assert (
+        quick_start._loss_name(popularity) == "sampled softmax, 64 popularity^0.5 negatives, log-Q corrected"
+    )
+
+
 def test_baselines_are_extra_rows_on_the_same_split(base_config):
     outcome = quick_start.run(
         "SASRec", "tiny", config_dict=dict(base_config, epochs=1), baselines=["SASRec", "GRU4Rec"]
