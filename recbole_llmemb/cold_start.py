@@ -25,7 +25,7 @@ from recbole.utils import init_logger, init_seed
 from .add_items import ItemsOnly, add_items, load_extended_model
 from .atomic_write import atomic_write
 from .compat import load_recbole_checkpoint
-from .data.cold_items import cold_split, read_sequences
+from .data.cold_items import cold_seed, cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
 from .distributed import is_main
 from .evaluation.cold_items import (
@@ -151,7 +151,7 @@ def _report(config, backbone: str, rows: dict, split, outcome: dict) -> list[str
     lines = [
         f"# Cold items: {config['dataset']}, {backbone}",
         "",
-        f"{len(split.cold)} items held out ({config['eval_cold_rule']}, seed {config['seed']});"
+        f"{len(split.cold)} items held out ({_choice(config)}); training seed {config['seed']};"
         f" test users: {first['full']['cold_users']} with a cold target, {first['full']['warm_users']} warm.",
         "",
     ]
@@ -178,6 +178,15 @@ def _report(config, backbone: str, rows: dict, split, outcome: dict) -> list[str
     _plot(rows, f"{stem}.png")
     logger.info("Cold-item report written to %s.md", stem)
     return [f"{stem}.md", f"{stem}.json", f"{stem}.png"]
+
+
+def _choice(config) -> str:
+    """How the cold items were chosen, for the report's first line."""
+    if isinstance(config["eval_cold_items"], list | tuple):
+        return "listed ids"
+    if config["eval_cold_rule"] == "last":
+        return "the latest to appear"
+    return f"at random, seed {cold_seed(config)}"
 
 
 def _plot(rows: dict, path: str) -> None:

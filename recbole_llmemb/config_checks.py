@@ -146,6 +146,7 @@ RULES: dict[str, Callable] = {
     "sampled_softmax_beta": number(0), "adapter_dtype": one_of(*ADAPTER_DTYPES),
     "llm_dtype": one_of("auto", *LLM_DTYPES), "scft_dtype": optional(one_of("auto", *LLM_DTYPES)),
     "eval_cold_items": optional(cold_items), "eval_cold_rule": one_of(*COLD_RULES),
+    "eval_cold_seed": optional(integer(0)),
     "eval_cold_without_scft": boolean, "eval_cold_reference": boolean,
 }  # fmt: skip
 

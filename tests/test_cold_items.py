@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from recbole_llmemb.cold_start import reordered
-from recbole_llmemb.data.cold_items import choose_cold_items, cold_split, read_sequences
+from recbole_llmemb.data.cold_items import choose_cold_items, cold_seed, cold_split, read_sequences
 from recbole_llmemb.evaluation.cold_items import ColdTest, cold_and_warm, metrics, popularity_scorer, ranks
 from recbole_llmemb.quick_start import make_config
 
@@ -50,6 +50,23 @@ def test_the_warm_data_holds_no_interaction_or_text_of_a_cold_item(base_config):
         split.cold
     )
     assert cold_split(config, sequences).data_path == split.data_path  # written once, then reused
+
+
+def test_seeds_share_one_split_unless_the_cold_seed_follows_the_seed(base_config):
+    def split(**settings):
+        config = make_config(
+            "LLMEmbSASRec", "tiny", config_dict=dict(base_config, eval_cold_items=0.2, **settings)
+        )
+        return cold_seed(config), cold_split(config, read_sequences(config)).cold
+
+    assert split(seed=1) == split(seed=2) == split(seed=2, eval_cold_seed=2020)
+    assert split(seed=2)[0] == 2020
+    own = split(seed=2, eval_cold_seed=None)
+    assert own == split(seed=5, eval_cold_seed=2) and own[0] == 2
+    assert own[1] == choose_cold_items(
+        read_sequences(make_config("LLMEmbSASRec", "tiny", config_dict=base_config)), 0.2, seed=2
+    )
+    assert own[1] != split(seed=2)[1]  # a different seed, a different split (6 of the tiny data's 30 items)
 
 
 def hand_test():

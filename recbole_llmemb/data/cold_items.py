@@ -1,6 +1,6 @@
 """The cold-item split: some items taken out of the data entirely, as if they did not exist yet.
 
-``eval_cold_items`` (a fraction, or a list of item ids) picks them: at random with the seed, or
+``eval_cold_items`` (a fraction, or a list of item ids) picks them: at random with ``eval_cold_seed``, or
 (``eval_cold_rule: last``) the items that appeared last in time. Every interaction with a cold
 item is removed from the files the models train and validate on, and their rows from the
 ``.item`` file that SCFT and the PCA read; the cold items' rows go to a file of their own, which
@@ -38,6 +38,15 @@ def cold_items_requested(config) -> bool:
     """Whether ``config`` asks for the cold-item protocol (``eval_cold_items`` set)."""
     value = config["eval_cold_items"] if "eval_cold_items" in config else None
     return value not in (None, 0, 0.0, [])
+
+
+def cold_seed(config) -> int:
+    """The seed of the random choice: ``eval_cold_seed``, or RecBole's ``seed`` when it is ~.
+
+    Kept apart from ``seed`` so that runs over several seeds share one split, and with it one SCFT
+    run and one LLM table, as the leave-one-out split is shared."""
+    value = config_get(config, "eval_cold_seed")
+    return int(config_get(config, "seed", 0) if value is None else value)
 
 
 def choose_cold_items(
@@ -84,8 +93,7 @@ def cold_split(config, sequences: dict[str, list[tuple[float, str]]]) -> ColdSpl
     """The cold items of ``config`` (chosen among the items of ``sequences``, :func:`read_sequences`)
     and the warm data without them (written once, then reused)."""
     rule = config_get(config, "eval_cold_rule", "random")
-    seed = int(config_get(config, "seed", 0))
-    cold = choose_cold_items(sequences, config["eval_cold_items"], rule, seed)
+    cold = choose_cold_items(sequences, config["eval_cold_items"], rule, cold_seed(config))
     key = key_of("cold", dataset_fingerprint(config), sorted(cold))
     root = os.path.join(cache_dir(config), f"cold-{key}")
     folder = os.path.join(root, config["dataset"])
