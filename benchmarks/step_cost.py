@@ -11,7 +11,9 @@ With a sampled-negative loss (``--config_files=one-negative``) a
 further row times LLMEmb with the whole table adapted every step, as before ``row_lookup``.
 Under CE, further rows time the adapter under bf16 autocast (``adapter_dtype``) and the sampled
 softmax (``--negatives`` K) for both models. ``--random_table`` times against a random LLM table
-(the cost does not depend on its values) instead of building the real one.
+(the cost does not depend on its values) instead of building the real one. ``--profile N`` then
+prints torch.profiler's operator table (self CPU time, top N) of the LLMEmb-with-alignment steps:
+where the time of a step goes.
 """
 
 from __future__ import annotations
@@ -50,6 +52,24 @@ def seconds_per_step(trainer, batches, loss) -> float:
     return total / (len(batches) - WARMUP)
 
 
+def profile_steps(trainer, batches, loss, top: int) -> str:
+    """torch.profiler's operator table (self CPU time) of the steps after warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def step(batch) -> None:
+        trainer.optimizer.zero_grad()
+        sum(loss(batch)).backward()
+        trainer.optimizer.step()
+
+    trainer.model.train()
+    for batch in batches[:WARMUP]:
+        step(batch)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in batches[WARMUP:]:
+            step(batch)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-100k")
@@ -59,6 +79,7 @@ def main() -> None:
     parser.add_argument("--config_files", default=None, help="comma-separated YAML files, as for the runner")
     parser.add_argument("--negatives", type=int, default=1024, help="K of the sampled-softmax rows")
     parser.add_argument("--random_table", action="store_true", help="a random LLM table, not the built one")
+    parser.add_argument("--profile", type=int, default=0, help="print the top N operators of the LLMEmb step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     llmemb_class = BACKBONES[args.model]
@@ -117,6 +138,8 @@ def main() -> None:
             model.item_embedding.row_lookup = True
             rat.sampled_softmax = SampledSoftmaxLoss(model, args.negatives, counts)
         rows.append((name, seconds_per_step(rat, batches, rat.rat_loss)))
+        if args.profile and name == "LLMEmb, alignment":
+            profile = profile_steps(rat, batches, rat.rat_loss, args.profile)
     if config["loss_type"] == "CE":
         rows.append(plain_row(f"plain {args.model}, sampled softmax K={args.negatives}", args.negatives))
 
@@ -127,6 +150,11 @@ def main() -> None:
     print("|---|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.3f} | {seconds * n_batches:.0f} |")
+    if args.profile:
+        print(
+            f"\nLLMEmb, alignment: the top {args.profile} operators by self CPU time over {args.steps} steps"
+        )
+        print(profile)
 
 
 if __name__ == "__main__":
