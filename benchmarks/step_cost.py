@@ -38,15 +38,20 @@ from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 WARMUP = 5
 
 
+def optimiser_step(trainer, batch, loss) -> None:
+    """Forward, backward and optimiser step on one batch."""
+    trainer.optimizer.zero_grad()
+    sum(loss(batch)).backward()
+    trainer.optimizer.step()
+
+
 def seconds_per_step(trainer, batches, loss) -> float:
-    """Mean wall seconds of forward, backward and optimiser step over the batches after warm-up."""
+    """Mean wall seconds of :func:`optimiser_step` over the batches after warm-up."""
     trainer.model.train()
     total = 0.0
     for i, batch in enumerate(batches):
         start = time.perf_counter()
-        trainer.optimizer.zero_grad()
-        sum(loss(batch)).backward()
-        trainer.optimizer.step()
+        optimiser_step(trainer, batch, loss)
         if i >= WARMUP:
             total += time.perf_counter() - start
     return total / (len(batches) - WARMUP)
@@ -56,17 +61,12 @@ def profile_steps(trainer, batches, loss, top: int) -> str:
     """torch.profiler's operator table (self CPU time) of the steps after warm-up."""
     from torch.profiler import ProfilerActivity, profile
 
-    def step(batch) -> None:
-        trainer.optimizer.zero_grad()
-        sum(loss(batch)).backward()
-        trainer.optimizer.step()
-
     trainer.model.train()
     for batch in batches[:WARMUP]:
-        step(batch)
+        optimiser_step(trainer, batch, loss)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for batch in batches[WARMUP:]:
-            step(batch)
+            optimiser_step(trainer, batch, loss)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
 
 
