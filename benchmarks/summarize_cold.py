@@ -1,0 +1,66 @@
+"""Print the cold-item table of RESULTS.md from cold-item reports: one row per method.
+
+python benchmarks/summarize_cold.py results/cold/amazon-beauty-5*/amazon-beauty-SASRec-cold-*.json
+
+Several reports (runs of one split with different seeds): mean +- sample standard deviation per
+cell, and the number of runs. Methods keep the first report's order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+
+import numpy as np
+
+CELLS = (("full", "cold"), ("full", "warm"), ("uni100", "cold"), ("uni100", "warm"))
+HEADER = (
+    "| method | full, cold HR@10 / NDCG@10 | full, warm HR@10 / NDCG@10"
+    " | uni100, cold HR@10 / NDCG@10 | uni100, warm HR@10 / NDCG@10 |"
+)
+
+
+def numbers(row: dict) -> list[float]:
+    """The 8 numbers of one method's row: HR@10 and NDCG@10 for each of ``CELLS``."""
+    return [
+        float(row[protocol].get(f"{group}_{metric}@10", 0.0))
+        for protocol, group in CELLS
+        for metric in ("hit", "ndcg")
+    ]
+
+
+def table(reports: list[dict]) -> list[str]:
+    """Markdown lines: header, rule, one row per method found in any report."""
+    runs: dict[str, list[list[float]]] = {}
+    for report in reports:
+        for method, row in report["rows"].items():
+            runs.setdefault(method, []).append(numbers(row))
+    lines = [HEADER, "|---" * 5 + "|"]
+    for method, values in runs.items():
+        grid = np.array(values)
+        if len(grid) == 1:
+            cells = [f"{v:.4f}" for v in grid[0]]
+            label = method
+        else:
+            std = grid.std(axis=0, ddof=1)
+            cells = [f"{m:.4f} ± {s:.4f}" for m, s in zip(grid.mean(axis=0), std, strict=True)]
+            label = f"{method} (n={len(grid)})"
+        pairs = [f"{cells[i]} / {cells[i + 1]}" for i in range(0, len(cells), 2)]
+        lines.append(f"| {label} | " + " | ".join(pairs) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="+", help="cold-item report .json files (globs allowed)")
+    args = parser.parse_args()
+    paths = [path for pattern in args.reports for path in sorted(glob.glob(pattern))]
+    if not paths:
+        raise SystemExit(f"summarize_cold.py: no report matches {args.reports}; give the -cold-*.json files")
+    reports = [json.load(open(path, encoding="utf-8")) for path in paths]
+    print("\n".join(table(reports)))
+
+
+if __name__ == "__main__":
+    main()
