@@ -1,9 +1,10 @@
 """Print the cold-item table of RESULTS.md from cold-item reports: one row per method.
 
-python benchmarks/summarize_cold.py results/cold/amazon-beauty-5*/amazon-beauty-SASRec-cold-*.json
+python benchmarks/summarize_cold.py results/cold/amazon-beauty-5-seed*
 
-Several reports (runs of one split with different seeds): mean +- sample standard deviation per
-cell, and the number of runs. Methods keep the first report's order.
+Each argument is a report (``<dataset>-<backbone>-cold-<key>.json``) or a run's results folder
+(its newest such report). Several reports (runs of one split with different seeds): mean +-
+sample standard deviation per cell, and the number of runs. Methods keep the first report's order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 
 import numpy as np
 
@@ -51,13 +53,28 @@ def table(reports: list[dict]) -> list[str]:
     return lines
 
 
+def report_paths(patterns: list[str]) -> list[str]:
+    """The reports named by ``patterns``: files as given, a folder by its newest cold report."""
+    paths = []
+    for path in (path for pattern in patterns for path in sorted(glob.glob(pattern))):
+        if os.path.isdir(path):
+            found = glob.glob(os.path.join(path, "*-cold-*.json"))
+            # A folder re-run after a change holds older reports too: the run's report is the newest.
+            paths += [max(found, key=os.path.getmtime)] if found else []
+        else:
+            paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reports", nargs="+", help="cold-item report .json files (globs allowed)")
+    parser.add_argument("reports", nargs="+", help="cold-item reports or results folders (globs allowed)")
     args = parser.parse_args()
-    paths = [path for pattern in args.reports for path in sorted(glob.glob(pattern))]
+    paths = report_paths(args.reports)
     if not paths:
-        raise SystemExit(f"summarize_cold.py: no report matches {args.reports}; give the -cold-*.json files")
+        raise SystemExit(
+            f"summarize_cold.py: no cold-item report in {args.reports}; give -cold-*.json files or their folders"
+        )
     reports = [json.load(open(path, encoding="utf-8")) for path in paths]
     print("\n".join(table(reports)))
 

@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
-from summarize_cold import table  # noqa: E402
+from summarize_cold import report_paths, table  # noqa: E402
 
 
 def _report(cold_hit: float) -> dict:
@@ -33,3 +33,17 @@ def test_several_reports_give_mean_and_sample_std():
     # mean 0.2, sample std sqrt(((0.1)^2 + 0 + (0.1)^2) / 2) = 0.1; constant cells have std 0
     assert lines[2].startswith("| LLMEmb-SASRec (n=3) | 0.2000 ± 0.1000 / 0.5000 ± 0.0000 | 0.2000 ± 0.0000")
     assert len(lines) == 4
+
+
+def test_a_folder_stands_for_its_newest_report(tmp_path):
+    (tmp_path / "run").mkdir()
+    old, new = (
+        tmp_path / "run" / "ml-100k-SASRec-cold-aaaa.json",
+        tmp_path / "run" / "ml-100k-SASRec-cold-bbbb.json",
+    )
+    old.write_text("{}")
+    new.write_text("{}")
+    os.utime(old, (1, 1))
+    (tmp_path / "run" / "ml-100k-SASRec-full.json").write_text("{}")  # the warm comparison's report
+    assert report_paths([str(tmp_path / "ru*"), str(old)]) == [str(new), str(old)]
+    assert report_paths([str(tmp_path / "missing")]) == []
