@@ -25,6 +25,8 @@ def _index_rows(results_dir: str) -> list[str]:
             meta, table = report["meta"], report["rows"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a report of this package
+        if not isinstance(table, list):
+            continue  # a cold-item report (rows per method): its .md stands alone in the folder
         ndcg = " → ".join(f"{row.get('ndcg@10', float('nan')):.4f}" for row in table)
         rows.append(
             f"| [{os.path.basename(path)[: -len('.json')]}]({os.path.basename(path)[: -len('.json')]}.md)"
