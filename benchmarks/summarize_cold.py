@@ -14,7 +14,7 @@ import glob
 import json
 import os
 
-import numpy as np
+from summarize_runs import mean_std_cells
 
 CELLS = (("full", "cold"), ("full", "warm"), ("uni100", "cold"), ("uni100", "warm"))
 HEADER = (
@@ -40,14 +40,10 @@ def table(reports: list[dict]) -> list[str]:
             runs.setdefault(method, []).append(numbers(row))
     lines = [HEADER, "|---" * 5 + "|"]
     for method, values in runs.items():
-        grid = np.array(values)
-        if len(grid) == 1:
-            cells = [f"{v:.4f}" for v in grid[0]]
-            label = method
+        if len(values) == 1:
+            cells, label = [f"{v:.4f}" for v in values[0]], method
         else:
-            std = grid.std(axis=0, ddof=1)
-            cells = [f"{m:.4f} ± {s:.4f}" for m, s in zip(grid.mean(axis=0), std, strict=True)]
-            label = f"{method} (n={len(grid)})"
+            cells, label = mean_std_cells(values), f"{method} (n={len(values)})"
         pairs = [f"{cells[i]} / {cells[i + 1]}" for i in range(0, len(cells), 2)]
         lines.append(f"| {label} | " + " | ".join(pairs) + " |")
     return lines

@@ -51,6 +51,13 @@ def rows(folder: str, dataset: str, model: str) -> list[str]:
     return out
 
 
+def mean_std_cells(values: list[list[float]]) -> list[str]:
+    """``mean ± sample std`` per column of the runs' numbers (std 0 for one run)."""
+    table = np.array(values)
+    std = table.std(axis=0, ddof=1) if len(table) > 1 else np.zeros(table.shape[1])
+    return [f"{m:.4f} ± {s:.4f}" for m, s in zip(table.mean(axis=0), std, strict=True)]
+
+
 def mean_rows(folders: list[str], dataset: str, model: str) -> list[str]:
     runs: dict[str, list[list[float]]] = {}
     for folder in folders:
@@ -58,10 +65,7 @@ def mean_rows(folders: list[str], dataset: str, model: str) -> list[str]:
             runs.setdefault(name, []).append(values)
     out = []
     for name, values in runs.items():
-        table = np.array(values)
-        std = table.std(axis=0, ddof=1) if len(table) > 1 else np.zeros(table.shape[1])
-        cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(table.mean(axis=0), std, strict=True))
-        out.append(f"| {name} (n={len(table)}) | {cells} | |")
+        out.append(f"| {name} (n={len(values)}) | {' | '.join(mean_std_cells(values))} | |")
     return out
 
 
