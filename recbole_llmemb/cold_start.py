@@ -20,11 +20,11 @@ from collections import Counter
 
 import numpy as np
 import torch
-from recbole.utils import init_logger, init_seed
+from recbole.utils import init_seed
 
 from .add_items import ItemsOnly, add_items, load_extended_model
 from .atomic_write import atomic_write
-from .compat import load_recbole_checkpoint
+from .compat import init_logger, load_recbole_checkpoint
 from .data.cold_items import cold_seed, cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
 from .distributed import is_main

@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
+from recbole.utils import init_logger as recbole_init_logger
 
 from .atomic_write import atomic_write
 from .fingerprints import file_sha256
@@ -105,3 +108,13 @@ class CheckpointCompatMixin:
         return super().evaluate(
             eval_data, load_best_model=False, model_file=model_file, show_progress=show_progress
         )
+
+
+def init_logger(config) -> None:
+    """RecBole's ``init_logger``, safe when two runs start at once in one folder.
+
+    RecBole's ``ensure_dir`` checks and then creates ``./log/<model>``: the second of two
+    concurrent runs fails with FileExistsError, so the folders are made here first.
+    """
+    os.makedirs(os.path.join("log", str(config["model"])), exist_ok=True)
+    recbole_init_logger(config)

@@ -15,8 +15,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from recbole.utils import init_logger
-
 from .checkpoints import (
     alignment_target_key,
     llmemb_checkpoint,
@@ -24,6 +22,7 @@ from .checkpoints import (
     pretrain_key,
     pretrained_checkpoint,
 )
+from .compat import init_logger
 from .config import LLMEmbConfig, cache_dir
 from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
