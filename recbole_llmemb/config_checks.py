@@ -19,6 +19,7 @@ from recbole.utils import argument_list
 
 from .config import PROPERTIES_DIR, RECBOLE_PROPERTIES_DIR
 from .data.cold_items import COLD_RULES
+from .data.sequence_examples import REGIMES
 from .llm.loading import LLM_DTYPES
 from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
@@ -109,6 +110,10 @@ def list_of(check: Callable, what: str) -> Callable:
     return lambda v: None if isinstance(v, list) and all(check(x) is None for x in v) else f"a list of {what}"
 
 
+def exclude_history(value) -> str | None:
+    return None if value in ("auto", True, False) else "auto, True or False"
+
+
 def strings(value) -> str | None:
     return None if isinstance(value, list) and all(isinstance(x, str) for x in value) else "a list of names"
 
@@ -122,7 +127,7 @@ def cold_items(value) -> str | None:
 POSITIVE = number(0, low_open=True, high_open=False)
 PROBABILITY = number(0, 1)  # [0, 1)
 RULES: dict[str, Callable] = {
-    "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
+    "train_regime": one_of(*REGIMES), "sequence_bucket_batches": integer(0), "eval_exclude_history": exclude_history, "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
     "llm_checkpoint_every": integer(1), "llm_pooling": one_of(*POOLERS), "llm_pca_whiten": boolean,
     "llm_table_norm": one_of(*TABLE_NORMS), "scft": boolean, "scft_drop_ratio": PROBABILITY,
     "scft_fresh_views": boolean, "scft_temperature": POSITIVE, "scft_learnable_temperature": boolean,

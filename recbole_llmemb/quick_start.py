@@ -183,10 +183,18 @@ def _run_facts(config, key: str, results: list[RunResult]) -> dict:
         "run key": key,
         "dataset": config["dataset"],
         "validation protocol": protocol(config),
+        "full ranking": "user's earlier items excluded" if results[0].history_excluded else "user's earlier items kept",
+        "training examples": _regime_name(config),
         "seed": config["seed"],
         "tail": results[0].tail_rule,
         "training loss": _loss_name(config),
     }
+
+
+def _regime_name(config) -> str:
+    if config["train_regime"] == "sequence":
+        return "each user's sequence once, loss at every position"
+    return "every prefix of each user's sequence (RecBole's rows), loss at its last position"
 
 
 def _loss_name(config) -> str:

@@ -38,6 +38,7 @@ class RunResult:
     group_names: list[str] = field(default_factory=list)
     tail_rule: str = ""
     cached: bool = False  # loaded from its checkpoint and only re-tested
+    history_excluded: bool = False  # full ranking without each user's earlier items (eval_exclude_history)
     # Set when trained on from an interrupted run's checkpoint; ``seconds`` then count this part only.
     resumed_at_epoch: int | None = None
 
@@ -60,6 +61,7 @@ class RunResult:
             "cached": self.cached,
             "resumed_at_epoch": self.resumed_at_epoch,
             "tail_rule": self.tail_rule,
+            "history_excluded": self.history_excluded,
         }
 
 
@@ -169,6 +171,7 @@ def train_and_test(
         popularity=groups.popularity,
         group_names=groups.group_names(),
         tail_rule=groups.tail_rule,
+        history_excluded=bool(trainer.exclude_history),
     )
 
 

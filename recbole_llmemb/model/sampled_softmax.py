@@ -18,14 +18,18 @@ import torch.nn.functional as F
 
 from ..config import config_get
 from .llm_item_embedding import batch_item_ids
+from .sequence_loss import next_item_targets, sequence_queries
 
 PROPOSALS = ("uniform", "popularity")
 
 
-def query_vectors(model, interaction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def query_vectors(
+    model, interaction, every_position: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(queries [M, d], target ids [M], per-item output bias or None)`` of one training batch.
 
-    SASRec / GRU4Rec-like models: one query per sequence; BERT4Rec: one per masked position.
+    SASRec / GRU4Rec-like models: one query per sequence, or with ``every_position`` one per real
+    position (``train_regime: sequence``); BERT4Rec: one per masked position.
     """
     if hasattr(model, "MASK_ITEM_SEQ"):  # BERT4Rec: the masked positions, as its CE loss reads them
         masked_seq, masked_index = interaction[model.MASK_ITEM_SEQ], interaction[model.MASK_INDEX]
@@ -35,28 +39,30 @@ def query_vectors(model, interaction) -> tuple[torch.Tensor, torch.Tensor, torch
         targets = interaction[model.POS_ITEMS].reshape(-1)
         keep = targets > 0
         return queries[keep], targets[keep], model.output_bias
+    if every_position:
+        return (*sequence_queries(model, interaction), None)
     queries = model.forward(interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
     return queries, interaction[model.POS_ITEM_ID], None
-
-
-def target_ids(model, interaction) -> torch.Tensor:
-    if hasattr(model, "MASK_ITEM_SEQ"):
-        targets = interaction[model.POS_ITEMS].reshape(-1)
-        return targets[targets > 0]
-    return interaction[model.POS_ITEM_ID]
 
 
 class SampledSoftmaxLoss:
     """The sampled-softmax loss of ``model``'s training batches (a callable like ``calculate_loss``)."""
 
     def __init__(
-        self, model, n_negatives: int, target_counts: np.ndarray, proposal: str = "uniform", beta: float = 1.0
+        self,
+        model,
+        n_negatives: int,
+        target_counts: np.ndarray,
+        proposal: str = "uniform",
+        beta: float = 1.0,
+        every_position: bool = False,
     ):
         if proposal not in PROPOSALS:
             raise ValueError(f"sampled_softmax_proposal: '{proposal}' is not one of {PROPOSALS}")
         counts = torch.as_tensor(np.asarray(target_counts, dtype=np.float64))
         counts[0] = 0.0  # the padding id is never a candidate
         self.model, self.n_negatives = model, int(n_negatives)
+        self.every_position = every_position and not hasattr(model, "MASK_ITEM_SEQ")
         self.target_share = counts / counts.sum()
         weights = counts.clamp(min=0).pow(beta) if proposal == "popularity" else torch.ones_like(counts)
         weights[0] = 0.0
@@ -70,7 +76,21 @@ class SampledSoftmaxLoss:
             target_counts,
             config_get(config, "sampled_softmax_proposal", "uniform"),
             float(config_get(config, "sampled_softmax_beta", 1.0)),
+            every_position=config_get(config, "train_regime", "prefix") == "sequence",
         )
+
+    def target_ids(self, interaction) -> torch.Tensor:
+        """The batch's targets in the order of :func:`query_vectors`' queries."""
+        model = self.model
+        if hasattr(model, "MASK_ITEM_SEQ"):
+            targets = interaction[model.POS_ITEMS].reshape(-1)
+            return targets[targets > 0]
+        if self.every_position:
+            lengths = interaction[model.ITEM_SEQ_LEN]
+            seq = interaction[model.ITEM_SEQ][:, : int(lengths.max())]
+            targets = next_item_targets(seq, lengths, interaction[model.POS_ITEM_ID])
+            return targets[targets > 0]
+        return interaction[model.POS_ITEM_ID]
 
     def candidates(self, targets: torch.Tensor, negatives: torch.Tensor | None = None):
         """``(distinct candidate ids, each target's column, log expected count of each candidate)``."""
@@ -83,13 +103,13 @@ class SampledSoftmaxLoss:
 
     def __call__(self, interaction) -> torch.Tensor:
         model, embedding = self.model, self.model.item_embedding
-        targets = target_ids(model, interaction)
+        targets = self.target_ids(interaction)
         items, columns, log_expected = self.candidates(targets)
         if getattr(embedding, "row_lookup", False):  # LLMEmb: adapt the batch's and candidate rows once
             embedding.prefetch(torch.cat([batch_item_ids(model, interaction), items]))
         if not len(targets):  # BERT4Rec masked nothing in this batch: nothing to learn from it
             return torch.zeros((), device=targets.device, requires_grad=True)
-        queries, _, bias = query_vectors(model, interaction)
+        queries, _, bias = query_vectors(model, interaction, self.every_position)
         logits = queries @ embedding(items).T - log_expected
         if bias is not None:
             logits = logits + bias[items]

@@ -7,12 +7,13 @@ from recbole.trainer import Trainer
 
 from ..compat import CheckpointCompatMixin
 from ..config import config_get
+from ..evaluation import seen_items
 from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from ..progress import RecBoleProgressMixin
 from .distributed_training import DistributedTrainingMixin
-from .sampled_softmax_training import SampledSoftmaxMixin
+from .recommendation_loss import RecommendationLossMixin
 
 
 class LongTailEvaluationMixin:
@@ -20,7 +21,8 @@ class LongTailEvaluationMixin:
 
     Popularity groups come from the training split given to ``fit`` (or ``set_popularity``);
     ``eval_negatives: N`` ranks each target against N fixed negatives drawn from the dataset
-    given to ``set_eval_dataset`` (the dataset before the split).
+    given to ``set_eval_dataset`` (the dataset before the split). ``eval_exclude_history`` removes
+    each user's earlier items from the candidates (:mod:`~recbole_llmemb.evaluation.seen_items`).
     """
 
     def __init__(self, config, model, *args, **kwargs):
@@ -29,6 +31,9 @@ class LongTailEvaluationMixin:
         self.evaluator = LongTailEvaluator(config)
         self.eval_negatives = int(config_get(config, "eval_negatives", 0))
         self.fixed_negatives: FixedNegatives | None = None
+        self.exclude_history_setting = config_get(config, "eval_exclude_history", "auto")
+        self.exclude_history: bool | None = None  # resolved from the data
+        self.seen_items: seen_items.SeenItems | None = None
 
     def set_popularity(self, train_data) -> PopularityGroups:
         """Tail / head / groups from the training split's item popularity."""
@@ -37,10 +42,17 @@ class LongTailEvaluationMixin:
         self.evaluator.history_lengths = training_history_lengths(
             train_data.dataset, train_data.dataset.user_num
         )
+        self.seen_items = seen_items.SeenItems.from_training_rows(
+            train_data.dataset, train_data.dataset.user_num, self.model.n_items
+        )
+        if self.exclude_history is None:  # set_eval_dataset, given every split, decides for good
+            self.exclude_history = seen_items.resolve(self.exclude_history_setting, train_data.dataset)
         return self.evaluator.groups
 
     def set_eval_dataset(self, dataset) -> None:
-        """The dataset before the split: every user's items, excluded from the sampled negatives."""
+        """The dataset before the split: every user's items, excluded from the sampled negatives; whether
+        items repeat (``eval_exclude_history: auto``)."""
+        self.exclude_history = seen_items.resolve(self.exclude_history_setting, dataset)
         if self.eval_negatives:
             self.fixed_negatives = FixedNegatives.from_dataset(
                 dataset, self.eval_negatives, int(self.config["seed"])
@@ -61,17 +73,25 @@ class LongTailEvaluationMixin:
             keep = self.fixed_negatives.candidate_mask(interaction[self.config["USER_ID_FIELD"]].cpu())
             keep[positive_u.cpu(), positive_i.cpu()] = True
             scores = scores.masked_fill(~keep.to(scores.device), -np.inf)
+        if self.exclude_history:
+            if self.seen_items is None:
+                raise ValueError("eval_exclude_history: call trainer.set_popularity(train_data) before evaluating")
+            users = interaction[self.config["USER_ID_FIELD"]].cpu()
+            window = interaction[self.config["ITEM_ID_FIELD"] + self.config["LIST_SUFFIX"]]
+            seen = self.seen_items.mask(users, window)
+            seen[positive_u.cpu(), positive_i.cpu()] = False  # a repeated target stays a candidate
+            scores = scores.masked_fill(seen.to(scores.device), -np.inf)
         return interaction, scores, positive_u, positive_i
 
 
 class LongTailTrainer(
     LongTailEvaluationMixin,
-    SampledSoftmaxMixin,
+    RecommendationLossMixin,
     RecBoleProgressMixin,
     DistributedTrainingMixin,
     CheckpointCompatMixin,
     Trainer,
 ):
-    """RecBole's Trainer with long-tail evaluation, the sampled softmax when asked for, and followable
+    """RecBole's Trainer with long-tail evaluation, the training regime and loss asked for, and followable
     progress; loads its checkpoints under torch >= 2.6 and saves them atomically; trains under DDP
     on CPUs as well as GPUs."""

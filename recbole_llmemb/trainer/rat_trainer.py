@@ -82,13 +82,11 @@ class RATTrainer(LongTailTrainer):
         """``(backbone loss, align_weight * alignment loss)`` for one batch."""
         embedding = self.model.item_embedding
         row_lookup = getattr(embedding, "row_lookup", False)
-        if self.sampled_softmax is not None:  # it adapts the history and its candidates itself
-            rec_loss = self.sampled_softmax(interaction)
-        else:
-            if row_lookup:
-                # One adapter pass over the batch's distinct items serves every lookup of this step.
-                embedding.prefetch(batch_item_ids(self.model, interaction))
-            rec_loss = self.model.calculate_loss(interaction)
+        # The sampled softmax adapts the history and its candidates itself.
+        if row_lookup and self.sampled_softmax is None:
+            # One adapter pass over the batch's distinct items serves every lookup of this step.
+            embedding.prefetch(batch_item_ids(self.model, interaction))
+        rec_loss = self.recommendation_loss(interaction)
         if self.align_target is None or self.align_weight == 0:
             return rec_loss, rec_loss.new_zeros(())
         items = torch.cat([interaction[self.model.ITEM_SEQ].flatten(), interaction[self.model.ITEM_ID]])
