@@ -10,6 +10,7 @@ training data is not read.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -18,13 +19,15 @@ import torch
 
 from .atomic_write import atomic_write
 from .compat import load_recbole_checkpoint
-from .config import config_get
+from .config import LLMEmbConfig, config_get
 from .fingerprints import file_sha256, key_of
 from .llm.item_table import ItemTable
 from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
 from .records import ArtifactError, read_record, verified_record, write_record
+from .safe_checkpoints import config_from_settings, settings_json
+from .utils import LLMEMB_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +141,22 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
     with a record; and ``<out>.table.npz``, the table of old and new items. Load it with
     :func:`load_extended_model`.
     """
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(
+            f"--checkpoint: {checkpoint} does not exist; give a trained LLMEmb model's .pth file"
+            " (<checkpoint_dir>/llmemb/<dataset>/LLMEmb<Model>-<key>.pth)"
+        )
+    if read_record(checkpoint) is None:
+        raise ArtifactError(
+            f"--checkpoint: {checkpoint} has no record ({checkpoint}.json) beside it; give an LLMEmb"
+            " model's .pth file that training wrote, with its .json"
+        )
     record = verified_record(checkpoint)
     if "item_tokens" not in record.get("inputs", {}):
         raise ArtifactError(
             f"{checkpoint}: not an LLMEmb checkpoint of this version (its record lists no items)"
         )
-    saved = load_recbole_checkpoint(checkpoint, key=record["key"])
+    saved = load_recbole_checkpoint(checkpoint, key=record["key"], option="--checkpoint")
     config, state, old = saved["config"], saved["state_dict"], record["inputs"]["item_tokens"]
     prompts = _new_items(config, items_file, old)
     logger.info("Adding %d items from %s to %s (%d items)", len(prompts), items_file, checkpoint, len(old))
@@ -157,7 +170,8 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
         f"{out}.table.npz", key, kind="extended table"
     )
     config["llmemb_table_file"] = os.path.basename(f"{out}.table.npz")
-    payload = {"config": config, "state_dict": extended, "item_tokens": tokens}
+    # Tensors, strings and the settings as JSON: no pickled object, so it loads weights-only too.
+    payload = {"settings": settings_json(config), "state_dict": extended, "item_tokens": tokens}
     with atomic_write(out, "wb") as handle:
         torch.save(payload, handle)
     write_record(
@@ -169,10 +183,29 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
 
 def load_extended_model(path: str):
     """``(model, item_tokens)`` of an extended model file or a trained LLMEmb checkpoint, ready for
-    full-sort prediction; needs no data."""
+    full-sort prediction; needs no data, and runs no code from the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} does not exist; give add_items' output file or a trained LLMEmb model's .pth file"
+        )
     record = verified_record(path)
     saved = load_recbole_checkpoint(path, key=record["key"])
-    config = saved["config"]
+    if "settings" in saved:  # an extended model: settings as JSON
+        model_name = json.loads(saved["settings"]).get("model")
+        if model_name not in LLMEMB_MODELS:
+            raise ArtifactError(
+                f"{path}: a model of '{model_name}', which is not an LLMEmb model known here; register_model"
+                " its class first"
+            )
+        config = config_from_settings(saved["settings"], LLMEmbConfig, LLMEMB_MODELS[model_name])
+    else:  # a trained checkpoint, or an extended model of an earlier version (a pickled Config)
+        config = saved.get("config")
+        if config is None or config["model"] not in LLMEMB_MODELS:
+            name = None if config is None else config["model"]
+            raise ArtifactError(
+                f"{path}: a model of '{name}', not an LLMEmb model; give an LLMEmb model file"
+            )
+        config.model_class = LLMEMB_MODELS[config["model"]]
     tokens = saved.get("item_tokens") or record.get("inputs", {}).get("item_tokens")
     if not tokens:
         raise ArtifactError(f"{path}: not an LLMEmb model of this version (it lists no items)")
