@@ -32,7 +32,9 @@ def test_package_never_imports_recbole_quick_start():
     assert out.split() == ["False", "False"]
 
 
-def test_recbole_checkpoint_is_read_without_torch_weights_only_and_without_running_code(tmp_path, base_config):
+def test_recbole_checkpoint_is_read_without_torch_weights_only_and_without_running_code(
+    tmp_path, base_config
+):
     from recbole.config import Config
 
     from recbole_llmemb.quick_start import make_config
@@ -49,7 +51,9 @@ def test_recbole_checkpoint_is_read_without_torch_weights_only_and_without_runni
     assert torch.equal(loaded["state_dict"]["w"], torch.ones(2))
     # The Config is RecBole's class again, built from the file's settings without running __init__.
     assert isinstance(loaded["config"], Config) and loaded["config"]["dataset"] == "tiny"
-    assert loaded["config"].model_class is config.model_class and loaded["config"]["device"] == config["device"]
+    assert (
+        loaded["config"].model_class is config.model_class and loaded["config"]["device"] == config["device"]
+    )
     write_record(str(path), "k1", file_sha256(str(path)))
     assert torch.equal(load_recbole_checkpoint(str(path), key="k1")["state_dict"]["w"], torch.ones(2))
     with pytest.raises(ValueError, match="recorded key k1 is not k2"):
