@@ -10,6 +10,7 @@ training data is not read.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -18,13 +19,15 @@ import torch
 
 from .atomic_write import atomic_write
 from .compat import load_recbole_checkpoint
-from .config import config_get
+from .config import LLMEmbConfig, config_get
 from .fingerprints import file_sha256, key_of
 from .llm.item_table import ItemTable
 from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
 from .records import ArtifactError, read_record, verified_record, write_record
+from .safe_checkpoints import config_from_settings, settings_json
+from .utils import LLMEMB_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +51,52 @@ def _beside(checkpoint: str, path: str) -> str:
     return path if os.path.exists(path) else local
 
 
-def _new_items(config, items_file: str, old: list[str]) -> dict[str, str]:
-    """Prompts of the items of ``items_file``; an id the model has already is an error."""
-    _, _, rows = read_item_file(items_file, config_get(config, "field_separator", "\t"))
+def _model_prompt_fields(config, table_record: dict) -> list[str] | None:
+    """The ``.item`` columns the model's prompts were built from, in prompt order: ``prompt_fields``,
+    else those its table's record lists (None for a table written before records held them)."""
+    fields = config_get(config, "prompt_fields")
+    if fields:
+        return list(fields)
+    recorded = table_record.get("inputs", {}).get("prompt_fields")
+    return None if recorded is None else list(recorded)
+
+
+def _new_items(config, items_file: str, old: list[str], fields: list[str] | None) -> dict[str, str]:
+    """Prompts of the items of ``items_file``, from the model's prompt ``fields`` in the model's order;
+    an id the model has already, or a prompt field the file lacks, is an error."""
+    if not os.path.isfile(items_file):
+        raise FileNotFoundError(f"--items: {items_file} does not exist; give the .item file of the new items")
+    separator = config_get(config, "field_separator", "\t")
+    _, columns, rows = read_item_file(items_file, separator)
+    template = PromptTemplate.from_config(config)
+    if fields is None:
+        logger.warning(
+            "%s: the model's table does not record which columns its prompts were built from;"
+            " the prompts use every column of this file (%s)",
+            items_file,
+            ", ".join(columns),
+        )
+    else:
+        missing = [name for name in fields if name not in columns]
+        extra = [name for name in columns if name not in fields]
+        if missing:
+            also = f" and has columns {extra} the prompts never held" if extra else ""
+            raise ValueError(
+                f"{items_file}: no column {missing}{also}; the model's prompts were built from {fields}:"
+                " give the new items these columns (a value may be empty)"
+            )
+        if extra:
+            logger.warning(
+                "%s: columns %s are not in the model's prompts (%s): ignored", items_file, extra, fields
+            )
+        template.fields = fields  # the model's order, whatever the file's
     taken = sorted(set(rows) & set(old))
     if taken:
         raise ValueError(
             f"{items_file}: {len(taken)} item ids the model already has (e.g. {', '.join(taken[:3])});"
             " give new items new ids"
         )
-    template = PromptTemplate.from_config(config)
-    attributes = build_item_attributes(
-        list(rows), items_file, template, config_get(config, "field_separator", "\t"), config["ITEM_ID_FIELD"]
-    )
+    attributes = build_item_attributes(list(rows), items_file, template, separator, config["ITEM_ID_FIELD"])
     return render_prompts(attributes, template)
 
 
@@ -88,16 +124,24 @@ def _llm_of_table(config, checkpoint: str, table_record: dict):
     return load_finetuned_llm(llm_path, adapter, device, dtype)
 
 
-def _table_rows(config, checkpoint: str, record: dict, prompts: dict[str, str], state: dict) -> torch.Tensor:
-    """The conditioned table rows of the new items, as the trained table's rows were made."""
+def _table_of(checkpoint: str, record: dict) -> tuple[ItemTable, dict]:
+    """The trained model's table, and the record of the raw LLM table it was made from (which names
+    the LLM, its precision and SCFT run, and the prompt fields)."""
     table_path = _beside(checkpoint, record["inputs"]["table_file"])
     table_record = read_record(table_path) or {}
     table = ItemTable.load(table_path, require_record=False)
-    raw_record = table_record
-    if table.projection:  # the PCA table: its inputs name the raw table, whose record names the LLM
-        raw_key = table_record.get("inputs", {}).get("table_key")
-        raw = os.path.join(os.path.dirname(table_path), f"llm-table-{raw_key}.npz")
-        raw_record = read_record(raw) or {}
+    if not table.projection:
+        return table, table_record
+    # The PCA table: its inputs name the raw table, whose record names the LLM.
+    raw_key = table_record.get("inputs", {}).get("table_key")
+    raw = os.path.join(os.path.dirname(table_path), f"llm-table-{raw_key}.npz")
+    return table, read_record(raw) or {}
+
+
+def _table_rows(
+    config, checkpoint: str, table: ItemTable, raw_record: dict, prompts: dict[str, str], state: dict
+) -> torch.Tensor:
+    """The conditioned table rows of the new items, as the trained table's rows were made."""
     model, tokenizer = _llm_of_table(config, checkpoint, raw_record)
     vectors = embed_prompts(
         model,
@@ -138,16 +182,27 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
     with a record; and ``<out>.table.npz``, the table of old and new items. Load it with
     :func:`load_extended_model`.
     """
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(
+            f"--checkpoint: {checkpoint} does not exist; give a trained LLMEmb model's .pth file"
+            " (<checkpoint_dir>/llmemb/<dataset>/LLMEmb<Model>-<key>.pth)"
+        )
+    if read_record(checkpoint) is None:
+        raise ArtifactError(
+            f"--checkpoint: {checkpoint} has no record ({checkpoint}.json) beside it; give an LLMEmb"
+            " model's .pth file that training wrote, with its .json"
+        )
     record = verified_record(checkpoint)
     if "item_tokens" not in record.get("inputs", {}):
         raise ArtifactError(
             f"{checkpoint}: not an LLMEmb checkpoint of this version (its record lists no items)"
         )
-    saved = load_recbole_checkpoint(checkpoint, key=record["key"])
+    saved = load_recbole_checkpoint(checkpoint, key=record["key"], option="--checkpoint")
     config, state, old = saved["config"], saved["state_dict"], record["inputs"]["item_tokens"]
-    prompts = _new_items(config, items_file, old)
+    table, raw_record = _table_of(checkpoint, record)
+    prompts = _new_items(config, items_file, old, _model_prompt_fields(config, raw_record))
     logger.info("Adding %d items from %s to %s (%d items)", len(prompts), items_file, checkpoint, len(old))
-    rows = _table_rows(config, checkpoint, record, prompts, state)
+    rows = _table_rows(config, checkpoint, table, raw_record, prompts, state)
     tokens = [*old, *prompts]
     key = key_of("extended", record["key"], file_sha256(items_file))
     out = out or checkpoint.replace(".pth", f"+{len(prompts)}items-{key[:8]}.pth")
@@ -157,7 +212,8 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
         f"{out}.table.npz", key, kind="extended table"
     )
     config["llmemb_table_file"] = os.path.basename(f"{out}.table.npz")
-    payload = {"config": config, "state_dict": extended, "item_tokens": tokens}
+    # Tensors, strings and the settings as JSON: no pickled object, so it loads weights-only too.
+    payload = {"settings": settings_json(config), "state_dict": extended, "item_tokens": tokens}
     with atomic_write(out, "wb") as handle:
         torch.save(payload, handle)
     write_record(
@@ -169,10 +225,29 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
 
 def load_extended_model(path: str):
     """``(model, item_tokens)`` of an extended model file or a trained LLMEmb checkpoint, ready for
-    full-sort prediction; needs no data."""
+    full-sort prediction; needs no data, and runs no code from the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} does not exist; give add_items' output file or a trained LLMEmb model's .pth file"
+        )
     record = verified_record(path)
     saved = load_recbole_checkpoint(path, key=record["key"])
-    config = saved["config"]
+    if "settings" in saved:  # an extended model: settings as JSON
+        model_name = json.loads(saved["settings"]).get("model")
+        if model_name not in LLMEMB_MODELS:
+            raise ArtifactError(
+                f"{path}: a model of '{model_name}', which is not an LLMEmb model known here; register_model"
+                " its class first"
+            )
+        config = config_from_settings(saved["settings"], LLMEmbConfig, LLMEMB_MODELS[model_name])
+    else:  # a trained checkpoint, or an extended model of an earlier version (a pickled Config)
+        config = saved.get("config")
+        if config is None or config["model"] not in LLMEMB_MODELS:
+            name = None if config is None else config["model"]
+            raise ArtifactError(
+                f"{path}: a model of '{name}', not an LLMEmb model; give an LLMEmb model file"
+            )
+        config.model_class = LLMEMB_MODELS[config["model"]]
     tokens = saved.get("item_tokens") or record.get("inputs", {}).get("item_tokens")
     if not tokens:
         raise ArtifactError(f"{path}: not an LLMEmb model of this version (it lists no items)")

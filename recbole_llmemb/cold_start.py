@@ -39,7 +39,7 @@ from .evaluation.cold_items import (
 from .fingerprints import key_of
 from .quick_start import compare, make_config
 from .records import verified_record
-from .utils import llmemb_class
+from .utils import get_model, llmemb_class
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def plain_with_cold_rows(checkpoint: str, tokens: list[str], n_cold: int, seed: 
     saved = load_recbole_checkpoint(checkpoint, key=verified_record(checkpoint)["key"])
     config, state = saved["config"], saved["state_dict"]
     init_seed(seed, True)
-    model = config.model_class(config, ItemsOnly(config["ITEM_ID_FIELD"], tokens))
+    # The class by the recorded name, in this process (a loaded Config's reference may be unresolved).
+    model = get_model(config["model"])(config, ItemsOnly(config["ITEM_ID_FIELD"], tokens))
     kept = 1 + len(tokens) - n_cold  # [PAD] and the trained items
     for name, fresh in model.state_dict().items():
         trained = state[name]

@@ -4,10 +4,12 @@
   aliases on construction: restore them (only where missing, so numpy 1 is untouched).
 - ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
   whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
-- torch >= 2.6 loads with ``weights_only=True`` and cannot read RecBole checkpoints (they pickle
-  the Config): :class:`CheckpointCompatMixin` loads checkpoints that our trainers wrote, once their
-  bytes match the record written beside them, and writes them atomically (RecBole writes in place,
-  so a killed run could leave a truncated one).
+- torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole checkpoints (they pickle
+  the Config, with pickle protocol 4): :func:`load_recbole_checkpoint` and
+  :class:`CheckpointCompatMixin` (resume, best-model load) read them with the restricted unpickler
+  of :mod:`.safe_checkpoints`, which runs no code from the file, and only once a cached file's
+  bytes match the record written beside it. The mixin writes checkpoints atomically (RecBole
+  writes in place, so a killed run could leave a truncated one).
 - ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
   never imports it (a test checks).
 - pandas 3 breaks RecBole's ``token_seq`` loading: pinned ``pandas<3`` in setup.cfg.
@@ -23,7 +25,8 @@ from recbole.utils import init_logger as recbole_init_logger
 
 from .atomic_write import atomic_write
 from .fingerprints import file_sha256
-from .records import ArtifactError, read_record, verified_record, write_record
+from .records import read_record, verified_record, write_record
+from .safe_checkpoints import read_checkpoint
 
 _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
 
@@ -49,27 +52,35 @@ def apply() -> None:
 
 
 def load_recbole_checkpoint(
-    path: str, device: torch.device | str = "cpu", key: str | None = None, users_own: bool = False
+    path: str,
+    device: torch.device | str = "cpu",
+    key: str | None = None,
+    users_own: bool = False,
+    option: str | None = None,
 ) -> dict:
-    """Load a RecBole checkpoint (it pickles the Config, so loading runs code from the file).
+    """A RecBole checkpoint's dict (its ``config`` a Config), read without running code from the file.
 
-    A file this package wrote is unpickled only after its bytes match its record (and ``key``).
-    ``users_own``: a file the user named (``pretrained_srs_file``) may have no record: it is
-    trusted as the user's own.
+    A file with a record is read only after its bytes match the record (and ``key``); ``users_own``:
+    a file the user named (``pretrained_srs_file``) may have none. ``option``: the setting that named
+    the file, which an error names; without it the file is a cache artifact, to delete and rebuild.
     """
+    prefix = f"{option}: " if option else ""
+    if option:
+        remedy = "give a checkpoint that recbole-llmemb or RecBole training wrote"
+    else:
+        remedy = "delete it and its .json to rebuild it"
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{prefix}{path} does not exist; {remedy if option else 'run its stage again'}"
+        )
     if read_record(path) is not None or not users_own:
         verified_record(path, key)
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as error:  # unpickling raises many kinds: all mean the same to the user
-        raise ArtifactError(
-            f"{path}: not a readable RecBole checkpoint ({type(error).__name__}); delete it or give another"
-        ) from error
+    return read_checkpoint(path, device, remedy, prefix)
 
 
 class CheckpointCompatMixin:
-    """Trainer mixin: RecBole's checkpoint loading with ``weights_only=False`` (torch >= 2.6), and
-    checkpoint saving by temp file + rename."""
+    """Trainer mixin: RecBole's checkpoint loading through the restricted unpickler (torch >= 2.6
+    cannot read RecBole checkpoints weights-only), and checkpoint saving by temp file + rename."""
 
     checkpoint_key: str | None = None  # the key the checkpoints of this run are recorded under
 
@@ -77,9 +88,8 @@ class CheckpointCompatMixin:
         verified_record(resume_file, self.checkpoint_key)
         original = torch.load
 
-        def load(*args, **kwargs):
-            kwargs.setdefault("weights_only", False)
-            return original(*args, **kwargs)
+        def load(file, map_location=None, **kwargs):
+            return read_checkpoint(str(file), map_location, "delete it and its .json to train from scratch")
 
         # Only this call's torch.load is redirected; RecBole's method body stays its own.
         torch.load = load

@@ -3,7 +3,7 @@
 ``<artifact>.json`` is written before the artifact is renamed into place, and read before the
 artifact is used: an artifact without a record, from another cache format, under another key, or
 whose bytes changed since it was written (truncated, corrupted, replaced) is refused with a
-one-line error that names it. A checkpoint is unpickled only after its bytes matched its record.
+one-line error that names it. A checkpoint is read only after its bytes matched its record.
 """
 
 from __future__ import annotations

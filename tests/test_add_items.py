@@ -107,7 +107,9 @@ def test_bad_additions_are_one_line_errors(base_config, tmp_path):
     with pytest.raises(ValueError, match=r"clash\.item: 1 item ids the model already has \(e\.g\. i3\)"):
         add_items(checkpoint, clash)
     (tmp_path / "fields.item").write_text("item_id:token\tname:token_seq\nn1\tred river\n")
-    with pytest.raises(ValueError, match=r"prompt_fields: \['title', 'genre', 'year'\] not in"):
+    with pytest.raises(
+        ValueError, match=r"fields\.item: no column \['title', 'genre', 'year'\] and has columns \['name'\]"
+    ):
         add_items(checkpoint, str(tmp_path / "fields.item"))
     weights_file = os.path.join(base_config["llm_path"], "model.safetensors")
     weights = load_file(weights_file)

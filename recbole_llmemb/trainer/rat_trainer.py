@@ -14,7 +14,7 @@ from .longtail_trainer import LongTailTrainer
 def pretrained_item_embedding(checkpoint_file: str, n_items: int, dataset: str) -> torch.Tensor:
     """Item rows ``[n_items, d]`` of a plain backbone's checkpoint of the same dataset (BERT4Rec's mask
     row dropped); another dataset or item count is a one-line error naming ``pretrained_srs_file``."""
-    checkpoint = load_recbole_checkpoint(checkpoint_file, users_own=True)
+    checkpoint = load_recbole_checkpoint(checkpoint_file, users_own=True, option="pretrained_srs_file")
     state, config = checkpoint["state_dict"], checkpoint.get("config")
     if "item_embedding.weight" not in state:
         raise ValueError(f"pretrained_srs_file: {checkpoint_file} has no item_embedding.weight")
