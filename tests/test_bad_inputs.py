@@ -100,6 +100,14 @@ def test_item_file_with_non_utf8_bytes(base_config, capsys):
     fails(base_config, capsys, "tiny.item: not UTF-8 text (byte 0xe9", "save the file as UTF-8")
 
 
+def test_a_dataset_given_as_a_path(base_config, capsys):
+    # RecBole's log file name holds the dataset name: '../tiny' failed there, with a traceback.
+    code, lines = run_cli(base_config, capsys, dataset="../tiny")
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: dataset: '../tiny' is a path, not a name"), lines
+    assert "pass --dataset=tiny --data_path=.." in lines[0]
+
+
 def test_items_without_text_or_row_are_counted_in_one_warning_and_the_run_goes_on(
     base_config, capsys, caplog
 ):
@@ -116,6 +124,37 @@ def test_dataset_too_small_for_leave_one_out(base_config, capsys):
         "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t1\nu1\ti2\t2\n"
     )
     fails(base_config, capsys, "dataset 'tiny': no user has the 3 interactions that leave-one-out needs")
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("--epochs=abc", "epochs: 'abc' is not a whole number >= 1"),  # was a TypeError in RecBole's Trainer
+        ("--learning_rate=abc", "learning_rate: 'abc' is not a number in (0, inf)"),  # in torch's Adam
+        ("--epochs=0", "epochs: 0 is not a whole number >= 1"),  # trained nothing and cached it as done
+        ("--epochs=1/0", "epochs: '1/0' is not a whole number >= 1"),  # ZeroDivisionError in RecBole's Config
+        ("--metrics=['Hit','Foo']", "metrics: ['Hit', 'Foo'] is not a list of RecBole ranking metrics"),
+        ("--valid_metric=Recall@10", "valid_metric: 'Recall@10' is not a computed result (hit@10, ndcg@10)"),
+    ],
+)  # fmt: skip
+def test_a_recbole_setting_of_the_wrong_type_stops_before_any_stage(base_config, capsys, argument, message):
+    fails(base_config, capsys, f"error: {message}", arguments=[argument])
+    assert not os.path.exists(cache(base_config))  # no LLM table, no model
+
+
+def test_a_config_file_that_is_not_valid_yaml(base_config, capsys, tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("epochs: 2\nlearning_rate: [0.1\n")
+    fails(
+        base_config,
+        capsys,
+        f"error: config_files: {path}: not valid YAML (line 3, column 1: expected ',' or ']'",
+        "fix the file",
+        arguments=[f"--config_files={path}"],
+    )
 
 
 # --- the LLM ----------------------------------------------------------------------------------
