@@ -96,8 +96,58 @@ def test_item_file_with_duplicate_ids(base_config, capsys):
 
 def test_item_file_with_non_utf8_bytes(base_config, capsys):
     path = tiny_file(base_config, "item")
+    data = open(path, "rb").read()
     open(path, "ab").write(b"i99\tcaf\xe9\tdrama\t1999\n")
-    fails(base_config, capsys, "tiny.item: not UTF-8 text (byte 0xe9", "save the file as UTF-8")
+    line = data.count(b"\n") + 1
+    offset = len(data) + len("i99\tcaf")  # in the file, not in the decoder's chunk
+    fails(
+        base_config,
+        capsys,
+        f"tiny.item, line {line}: not UTF-8 text (byte 0xe9 at offset {offset})",
+        "save the file as UTF-8",
+    )
+
+
+def edit_inter_line(base_config, line_no: int, edit) -> None:
+    """Replace line ``line_no`` (1 = the header) of tiny.inter by ``edit(line)``."""
+    path = tiny_file(base_config, "inter")
+    lines = open(path).read().splitlines()
+    lines[line_no - 1] = edit(lines[line_no - 1])
+    open(path, "w").write("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda line: line.rsplit("\t", 1)[0], "line 7: 2 columns, header has 3 (timestamp missing); fix the line"),
+        (lambda line: line + "\t5", "line 7: 4 columns, header has 3; fix the line or the field_separator option"),
+        (lambda line: line.rsplit("\t", 1)[0] + "\tyesterday", "line 7: timestamp is 'yesterday', not a number"),
+        (lambda line: line.rsplit("\t", 1)[0] + "\t", "line 7: no timestamp; fill it in or remove the line"),
+        (lambda line: "\t" + line.split("\t", 1)[1], "line 7: no user_id; fill it in or remove the line"),
+    ],
+)  # fmt: skip
+def test_an_inter_row_that_recbole_would_misread(base_config, capsys, edit, message):
+    # RecBole kept a row without its timestamp (giving it the mean time) and one with an extra field.
+    edit_inter_line(base_config, 7, edit)
+    fails(base_config, capsys, f"tiny.inter, {message}")
+    assert not os.path.exists(cache(base_config))  # stopped before any stage
+
+
+def test_inter_file_with_a_bad_header_type(base_config, capsys):
+    edit_inter_line(base_config, 1, lambda line: line.replace("timestamp:float", "timestamp:date"))
+    fails(base_config, capsys, "tiny.inter, line 1: column 3 is 'timestamp:date', not 'name:type'")
+
+
+def test_inter_file_with_non_utf8_bytes(base_config, capsys):
+    path = tiny_file(base_config, "inter")
+    lines = open(path).read().count("\n")
+    open(path, "ab").write(b"u1\tcaf\xe9\t99\n")
+    fails(
+        base_config,
+        capsys,
+        f"tiny.inter, line {lines + 1}: not UTF-8 text (byte 0xe9",
+        "save the file as UTF-8",
+    )
 
 
 def test_a_dataset_given_as_a_path(base_config, capsys):
