@@ -6,6 +6,8 @@ import glob
 import logging
 import os
 import shutil
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from recbole_llmemb import cli
 from recbole_llmemb.llm import item_table, table_export
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_ARGS = (
     "--load_col={'inter':['user_id','item_id','timestamp']}",
     "--prompt_fields=['title','genre','year']",
@@ -352,3 +355,49 @@ def test_a_full_disk_while_writing_a_table_names_the_file_and_keeps_what_was_com
     assert "previous file is kept" in line
     assert glob.glob(os.path.join(cache(base_config), "llm-table-*.npz"))  # the LLM's work is kept
     assert not [f for f in os.listdir(cache(base_config)) if f.endswith(".tmp")]
+
+
+def _without_write_permission() -> list[str]:
+    """The command prefix under which files' permissions hold: root ignores them unless it drops
+    the capabilities that override them."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("root ignores file permissions, and setpriv is not there to drop that")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
+
+
+def test_a_read_only_saved_folder_serves_a_rerun_that_only_reads(base_config, capsys, tmp_path):
+    code, first = run_cli(base_config, capsys)
+    assert code == 0
+    saved = base_config["checkpoint_dir"]
+    for folder, _, files in os.walk(saved):  # chmod -R a-w
+        for path in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.chmod(path, os.stat(path).st_mode & ~0o222)
+    before = sorted((p, os.stat(p).st_mtime_ns) for p in glob.glob(f"{saved}/**", recursive=True))
+    settings = {k: v for k, v in dict(base_config, epochs=1).items() if not isinstance(v, list | dict)}
+    argv = ["--dataset=tiny", *TINY_ARGS, *(f"--{k}={v}" for k, v in settings.items())]
+    environment = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    try:
+
+        def run(*more):
+            command = [*_without_write_permission(), sys.executable, "-m", "recbole_llmemb", *argv, *more]
+            return subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True)
+
+        again = run()
+        assert again.returncode == 0 and "error" not in again.stderr, again.stderr[-2000:]
+        table = [line for line in first if line.startswith("| ")]
+        assert "| LLMEmbSASRec |" in "".join(table)
+        assert [line for line in again.stdout.splitlines() if line.startswith("| ")] == table  # same models
+        # Something new to build there: one line that says the folder is not writable.
+        new = run("--stage=pretrain", "--epochs=2")
+        errors = [line for line in new.stderr.splitlines() if line.startswith("error: ")]
+        assert new.returncode == 2 and len(errors) == 1, new.stderr[-2000:]
+        assert "pretrained-SASRec-" in errors[0] and "is not writable (Permission denied)" in errors[0]
+        assert "set checkpoint_dir (or llmemb_cache_dir) to a writable folder" in errors[0]
+    finally:
+        for folder, _, files in os.walk(saved):
+            for path in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chmod(path, os.stat(path).st_mode | 0o200)
+    assert sorted((p, os.stat(p).st_mtime_ns) for p in glob.glob(f"{saved}/**", recursive=True)) == before

@@ -138,14 +138,25 @@ def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: boo
     """
     attributes = dataset_attributes(config, item_tokens)  # read once: the prompts and SCFT's views
     files = table_files(config, item_tokens, dim, attributes)
-    if agree(bool(files.reduced) and os.path.isfile(files.reduced)):
-        logger.info("LLM item table: reusing %s", files.reduced)
-        return files.reduced
+    built = agree(_built(files))  # only read: no lock file, so a read-only saved/ serves a re-run
+    if built:
+        logger.info("LLM item table: reusing %s", built)
+        return built
     with artifact_lock(files.raw), isolated_rng():
         table = _raw_table(config, files, attributes, show_progress)
     path = _reduced(files, table) if is_main() else None
     barrier()  # the other ranks read the file rank 0 has just written
     return agree(path)
+
+
+def _built(files: TableFiles) -> str | None:
+    """The finished table file of ``files`` (PCA'd, or raw when it already has the size), or None."""
+    if files.reduced and os.path.isfile(files.reduced):
+        return files.reduced
+    record = read_record(files.raw) if os.path.isfile(files.raw) else None
+    if record is not None and (not files.reduced or record.get("dim") == files.dim):
+        return files.raw
+    return None
 
 
 def _reduced(files: TableFiles, table: ItemTable) -> str:
