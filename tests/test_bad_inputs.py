@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from recbole_llmemb import cli
-from recbole_llmemb.llm import item_table, table_export
+from recbole_llmemb.llm import item_table, table_export, table_stage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_ARGS = (
@@ -254,6 +254,23 @@ def test_an_llm_returning_nan_names_the_items_and_stops_before_pca(base_config, 
         llm_batch_size=8,
     )
     assert not glob.glob(os.path.join(cache(base_config), "*.npz"))  # no table, no PCA of NaN rows
+
+
+def test_a_pca_size_above_the_item_count_stops_before_the_llm_runs(base_config, capsys, monkeypatch):
+    def the_llm(*args, **kwargs):
+        raise AssertionError("the LLM ran before the PCA size was checked")
+
+    monkeypatch.setattr(table_stage, "run_scft", the_llm)
+    monkeypatch.setattr(table_stage, "export_item_vectors", the_llm)
+    fails(
+        base_config,
+        capsys,
+        "llm_pca_dim: 31 must be between 1 and 30 (PCA of 30 items and LLM size 32)",
+        "set llm_pca_dim to at most 30, or to 0",
+        arguments=["--stage=table"],
+        llm_pca_dim=31,  # tiny: 30 items, an LLM of size 32
+        scft=True,
+    )
 
 
 # --- damaged caches ---------------------------------------------------------------------------
