@@ -3,6 +3,7 @@ field or option and what to do, with exit code 2, and nothing already computed i
 
 import errno
 import glob
+import json
 import logging
 import os
 import shutil
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from recbole_llmemb import cli
+from recbole_llmemb import cli, compat
 from recbole_llmemb.llm import item_table, table_export, table_stage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +26,7 @@ TINY_ARGS = (
 def run_cli(base_config, capsys, *arguments, dataset="tiny", **overrides) -> tuple[int, list[str]]:
     """``run_recbole_llmemb.py`` on the tiny data; its exit code and the lines it wrote to stderr."""
     settings = {
-        k: v for k, v in dict(base_config, epochs=1, **overrides).items() if not isinstance(v, list | dict)
+        k: v for k, v in {**base_config, "epochs": 1, **overrides}.items() if not isinstance(v, list | dict)
     }
     argv = [f"--dataset={dataset}", *TINY_ARGS, *(f"--{k}={v}" for k, v in settings.items()), *arguments]
     code = cli.main(argv)
@@ -372,6 +373,44 @@ def test_a_full_disk_while_writing_a_table_names_the_file_and_keeps_what_was_com
     assert "previous file is kept" in line
     assert glob.glob(os.path.join(cache(base_config), "llm-table-*.npz"))  # the LLM's work is kept
     assert not [f for f in os.listdir(cache(base_config)) if f.endswith(".tmp")]
+
+
+def test_a_full_disk_while_saving_a_checkpoint_keeps_the_last_epoch_and_the_next_run_resumes(
+    base_config, capsys, monkeypatch
+):
+    atomic_write, saves = compat.atomic_write, []
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+
+    @contextmanager
+    def full_at_second_save(path, mode="w"):
+        if path.endswith(".partial.pth"):
+            saves.append(path)
+        with atomic_write(path, mode) as handle:  # the real temp-file-and-rename, failing inside
+            yield FullDisk() if len(saves) == 2 and path.endswith(".partial.pth") else handle
+
+    monkeypatch.setattr(compat, "atomic_write", full_at_second_save)
+    arguments = ["--stage=pretrain", "--eval_step=0"]  # eval_step 0: RecBole saves after every epoch
+    line = fails(
+        base_config,
+        capsys,
+        ".partial.pth: cannot write (No space left on device)",
+        arguments=arguments,
+        epochs=2,
+    )
+    assert line.startswith("error: [Errno 28] ") and line.endswith("the previous file is kept")
+    (partial,) = glob.glob(os.path.join(cache(base_config), "pretrained-SASRec-*.partial.pth"))
+    assert json.load(open(f"{partial}.json"))["epoch"] == 0  # the first epoch's checkpoint, intact
+    assert not [f for f in os.listdir(cache(base_config)) if f.endswith(".tmp")]
+    monkeypatch.undo()
+    assert run_cli(base_config, capsys, *arguments, epochs=2)[0] == 0  # room again: resumed from there
+    (done,) = glob.glob(os.path.join(cache(base_config), "pretrained-SASRec-*.pth"))
+    assert json.load(open(f"{done}.json"))["resumed_at_epoch"] == 1 and not os.path.exists(partial)
 
 
 def _without_write_permission() -> list[str]:
