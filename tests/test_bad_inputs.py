@@ -12,6 +12,7 @@ import sys
 from contextlib import contextmanager
 
 import pytest
+from conftest import write_tiny_dataset
 
 from recbole_llmemb import cli, compat
 from recbole_llmemb.llm import item_table, table_export, table_stage
@@ -151,6 +152,18 @@ def test_inter_file_with_non_utf8_bytes(base_config, capsys):
         capsys,
         f"tiny.inter, line {lines + 1}: not UTF-8 text (byte 0xe9",
         "save the file as UTF-8",
+    )
+
+
+def test_item_file_with_a_row_of_the_wrong_column_count(base_config, capsys):
+    path = tiny_file(base_config, "item")
+    lines = open(path).read().splitlines()
+    lines[6] = lines[6].rsplit("\t", 1)[0]  # the year dropped
+    open(path, "w").write("\n".join(lines) + "\n")
+    fails(
+        base_config,
+        capsys,
+        "tiny.item, line 7: 3 columns, header has 4; fix the line or the field_separator option",
     )
 
 
@@ -303,6 +316,21 @@ def test_a_partial_checkpoint_without_its_record(base_config, capsys):
     fails(base_config, capsys, f"{partial}: no record of its inputs", arguments=["--stage=pretrain"])
 
 
+def test_an_artifact_of_another_cache_format(base_config, capsys):
+    assert run_cli(base_config, capsys, "--stage=pretrain")[0] == 0
+    (done,) = glob.glob(os.path.join(cache(base_config), "pretrained-SASRec-*.pth"))
+    record = json.load(open(f"{done}.json"))
+    record["format_version"] -= 1  # written by an older version of the package
+    json.dump(record, open(f"{done}.json", "w"))
+    fails(
+        base_config,
+        capsys,
+        f"{done}: cache format {record['format_version']}, this version reads {record['format_version'] + 1}",
+        f"delete {done} and its .json to rebuild it",
+        arguments=["--stage=pretrain"],
+    )
+
+
 def test_an_unreadable_scft_checkpoint(base_config, capsys):
     assert run_cli(base_config, capsys, "--stage=scft", scft=True)[0] == 0
     (run,) = glob.glob(os.path.join(cache(base_config), "scft-*"))
@@ -344,6 +372,16 @@ def test_a_pretrained_srs_file_of_another_dataset(base_config, capsys):
     open(path, "w").write("\n".join(lines) + "\n")
     fails(
         base_config, capsys, f"pretrained_srs_file: {plain} has 30 items, dataset has 29",
+        arguments=["--model=LLMEmbSASRec", f"--pretrained_srs_file={plain}"],
+    )  # fmt: skip
+
+
+def test_a_pretrained_srs_file_of_a_dataset_of_another_name(base_config, capsys, tmp_path):
+    write_tiny_dataset(tmp_path / "data", name="other")  # the same items, under another name
+    assert run_cli(base_config, capsys, "--stage=pretrain", dataset="other")[0] == 0
+    (plain,) = glob.glob(os.path.join(base_config["checkpoint_dir"], "llmemb", "other", "pretrained-*.pth"))
+    fails(
+        base_config, capsys, f"pretrained_srs_file: {plain} is a model of dataset 'other', this run's is 'tiny'",
         arguments=["--model=LLMEmbSASRec", f"--pretrained_srs_file={plain}"],
     )  # fmt: skip
 
