@@ -119,7 +119,9 @@ def test_a_recbole_setting_of_the_wrong_type_or_range_is_a_one_line_error(
         ["--learning_rate=1e-3", "--weight_decay=0", "--state=warning", "--seed=0"],
     ],
 )
-def test_recbole_settings_in_range_pass(base_config, arguments):
+def test_recbole_settings_in_range_pass(base_config, arguments, monkeypatch):
+    # RecBole's Config sets CUDA_VISIBLE_DEVICES from gpu_id: put it back after this test.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES", "0"))
     _, settings = parse_args(arguments)
     for model in ("LLMEmbSASRec", "GRU4Rec", "BERT4Rec"):
         make_config(model, "tiny", config_dict={**base_config, **settings})
