@@ -118,6 +118,14 @@ class LLMEmbConfig(Config):
                 # A text option given a number on the command line (--data_path=2024) keeps its text.
                 if isinstance(default, str) and key in self._texts and not isinstance(final[key], str | None):
                     final[key] = self._texts[key]
+        # RecBole fills the keys an eval_args leaves out with its own defaults (a random 8:1:1 split):
+        # --eval_args="{'mode':'uni100'}" would silently leave leave-one-out. Ours fill them instead.
+        given, default = (
+            self.external_config_dict.get("eval_args"),
+            self.internal_config_dict.get("eval_args"),
+        )
+        if isinstance(given, dict) and isinstance(default, dict):
+            final["eval_args"] = {**default, **given}
         if "device" in self.external_config_dict:
             raise ValueError(
                 "device: RecBole sets it from use_gpu and gpu_id; leave it out, and give --use_gpu=False"

@@ -104,6 +104,32 @@ def top_ks(value) -> str | None:
     return "a whole number >= 1 or a list of them ([10] or [5, 10])"
 
 
+def evaluation_args(value) -> str | None:
+    """Rule of ``eval_args``: its split, order, group_by and mode as RecBole's dataset reads them."""
+    if not isinstance(value, dict) or set(value) - {"split", "order", "group_by", "mode"}:
+        return "a dict of split, order, group_by and mode"
+    split = value.get("split", {"LS": "valid_and_test"})
+    ((kind, ratios),) = split.items() if isinstance(split, dict) and len(split) == 1 else ((None, None),)
+    numbers = isinstance(ratios, list) and ratios and all(_is_number(r) and r >= 0 for r in ratios)
+    if not (
+        kind == "LS"
+        and ratios in ("valid_and_test", "valid_only", "test_only")
+        or kind in ("RS", "TS")
+        and numbers
+    ):
+        return "a dict whose split is {'LS': 'valid_and_test'} (or valid_only, test_only) or {'RS': [0.8, 0.1, 0.1]}"
+    modes = value.get("mode", "full")
+    modes = list(modes.values()) if isinstance(modes, dict) else [modes]
+    if not all(isinstance(m, str) and re.fullmatch(r"full|labeled|(uni|pop)[1-9]\d*", m) for m in modes):
+        return "a dict whose mode is full, labeled, uni<N> or pop<N> (uni100: the paper's protocol)"
+    if value.get("order", "TO") not in ("RO", "TO"):
+        return "a dict whose order is TO (by time) or RO (random)"
+    group_by = value.get("group_by", "user")
+    if not (group_by is None or str(group_by).lower() in ("user", "none")):
+        return "a dict whose group_by is user or none"
+    return None
+
+
 def ranking_metric_names() -> list[str]:
     """RecBole's registered ranking metrics (full-sort evaluation computes no others), by class name."""
     return sorted(
@@ -154,7 +180,7 @@ RECBOLE_RULES: dict[str, Callable] = {
     "require_pow": boolean, "enable_amp": boolean, "enable_scaler": boolean,
     "transform": optional(one_of("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemseq", "user_defined")),
     # evaluation
-    "eval_args": mapping, "repeatable": boolean, "metrics": metric_list, "topk": top_ks, "valid_metric": text,
+    "eval_args": evaluation_args, "repeatable": boolean, "metrics": metric_list, "topk": top_ks, "valid_metric": text,
     "eval_batch_size": integer(1), "metric_decimal_place": integer(0),
     # data
     "field_separator": text, "seq_separator": text, "USER_ID_FIELD": text, "ITEM_ID_FIELD": text,

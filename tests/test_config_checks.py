@@ -98,6 +98,9 @@ def test_every_recbole_rule_is_a_known_setting():
         ("SASRec", "--user_inter_num_interval=5", "user_inter_num_interval: '5' is not an interval such as"),
         ("SASRec", "--transform=mask", "transform: 'mask' is not one of mask_itemseq"),
         ("SASRec", "--llm_device=gpu", "llm_device: 'gpu' is not a torch device"),
+        ("SASRec", "--eval_args={'mode':'uni'}", "eval_args: .* is not a dict whose mode is full, labeled, uni<N> or pop<N>"),
+        ("SASRec", "--eval_args={'split':{'LS':'valid'}}", r"eval_args: .* is not a dict whose split is \{'LS'"),
+        ("SASRec", "--eval_args=uni100", "eval_args: 'uni100' is not a dict of split, order, group_by and mode"),
     ],
 )  # fmt: skip
 def test_a_recbole_setting_of_the_wrong_type_or_range_is_a_one_line_error(
@@ -137,6 +140,14 @@ def test_a_command_line_value_is_read_as_a_literal_and_never_run(base_config, tm
     config = make_config("SASRec", "tiny", config_dict={**base_config, **settings})
     assert config["data_path"] == os.path.join("2024", "tiny")  # a text option keeps its text
     assert config["epochs"] == 3 and config["eval_negatives"] == 100
+
+
+def test_an_eval_args_of_some_keys_keeps_the_others_of_leave_one_out(base_config):
+    # RecBole filled the keys left out with its own defaults: a random 8:1:1 split, random order.
+    _, settings = parse_args(["--eval_args={'mode':'uni100'}"])
+    config = make_config("SASRec", "tiny", config_dict={**base_config, **settings})
+    assert config["eval_args"]["split"] == {"LS": "valid_and_test"} and config["eval_args"]["order"] == "TO"
+    assert config["eval_negatives"] == 100
 
 
 @pytest.mark.parametrize(
