@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Sequence
+from enum import Enum
 
 import recbole
 import torch
+import yaml
 from recbole.config import Config
 
 from .distributed import backend_for, is_distributed, is_main, local_rank, world_size
+from .option_rules import check_dataset_name, check_recbole_settings
 
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
@@ -58,10 +62,27 @@ class LLMEmbConfig(Config):
     """
 
     def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None):
+        self._texts: dict[str, str] = {}  # config_dict's values as given in text (the command line's)
         super().__init__(model, dataset, resolve_config_files(config_file_list), config_dict)
 
     def _load_cmd_line(self):
         return {}
+
+    def _load_config_files(self, file_list):
+        settings: dict = {}
+        for file in file_list or ():
+            settings.update(read_config_file(file, self.yaml_loader))
+        return settings
+
+    def _convert_config_dict(self, config_dict):
+        # RecBole eval()s each text value: '--epochs=1/0' raised ZeroDivisionError from inside its
+        # Config, and any expression ran as code. A text is read as a Python literal here (numbers,
+        # lists, dicts, True/False/None), else kept as text for the option checks to name.
+        for key, value in config_dict.items():
+            if isinstance(value, str):
+                self._texts[key] = value
+                config_dict[key] = literal_value(value)
+        return config_dict
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
@@ -84,6 +105,7 @@ class LLMEmbConfig(Config):
                     self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
 
     def _get_final_config_dict(self):
+        check_dataset_name(self.dataset)
         final = super()._get_final_config_dict()
         for key, (neutral, reason) in REMOVED_OPTIONS.items():
             if key in final and final[key] not in (None, neutral):
@@ -93,6 +115,25 @@ class LLMEmbConfig(Config):
         for key, default in self.internal_config_dict.items():
             if key in final:
                 final[key] = like_default(final[key], default)
+                # A text option given a number on the command line (--data_path=2024) keeps its text.
+                if isinstance(default, str) and key in self._texts and not isinstance(final[key], str | None):
+                    final[key] = self._texts[key]
+        # RecBole fills the keys an eval_args leaves out with its own defaults (a random 8:1:1 split):
+        # --eval_args="{'mode':'uni100'}" would silently leave leave-one-out. Ours fill them instead.
+        given, default = (
+            self.external_config_dict.get("eval_args"),
+            self.internal_config_dict.get("eval_args"),
+        )
+        if isinstance(given, dict) and isinstance(default, dict):
+            final["eval_args"] = {**default, **given}
+        if "device" in self.external_config_dict:
+            raise ValueError(
+                "device: RecBole sets it from use_gpu and gpu_id; leave it out, and give --use_gpu=False"
+                " for the CPU or --gpu_id=<n> for a GPU (llm_device places the LLM alone)"
+            )
+        # Before RecBole's Config acts on its options: it raises tracebacks on some bad values
+        # (an unknown metric, a text topk), and the Trainer only fails later on others.
+        check_recbole_settings(final, self.internal_config_dict)
         # An LLMEmb model's own dropout: the plain backbone, built from the same files, keeps its own.
         if final.get("llmemb_dropout_prob") is not None:
             probability = float(final["llmemb_dropout_prob"])
@@ -146,6 +187,55 @@ class LLMEmbConfig(Config):
             self.final_config_dict["eval_negatives"] = int(mode[phase][3:])
             mode[phase] = "full"
         super()._set_eval_neg_sample_args(phase)
+
+
+def literal_value(value: str):
+    """A text setting as RecBole reads it, without running it: a Python literal, ``true``/``false``
+    in any case, else the text itself."""
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        lowered = value.strip().lower()
+        return {"true": True, "false": False}.get(lowered, value)
+    if parsed is not None and not isinstance(parsed, str | int | float | list | tuple | dict | bool | Enum):
+        return value  # a set, bytes or complex number: kept as written, as RecBole keeps them
+    return parsed
+
+
+def read_config_file(path: str, loader=yaml.SafeLoader) -> dict:
+    """The settings of a YAML config file; a one-line error naming the file and the YAML problem."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.load(handle, Loader=loader)
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"config_files: {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset"
+            f" {error.start}); save the file as UTF-8"
+        ) from None
+    except yaml.YAMLError as error:
+        raise ValueError(
+            f"config_files: {path}: not valid YAML ({yaml_problem(error)}); fix the file"
+        ) from None
+    if loaded is None:  # an empty file, or comments only
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValueError(
+            f"config_files: {path} holds a {type(loaded).__name__}, not settings; write one 'key: value' per line"
+        )
+    return loaded
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: where, what, and the construct it was inside."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if not (problem and mark):
+        return " ".join(str(error).split())
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and start and start.line != mark.line:
+        text += f", {context} from line {start.line + 1}"
+    return text
 
 
 def like_default(value, default):

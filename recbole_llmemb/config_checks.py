@@ -1,5 +1,5 @@
 """Settings checked before a run starts: unknown keys get a warning with the closest known one, the
-plugin's own keys a type and range check with a one-line error.
+plugin's own keys a type and range check with a one-line error (RecBole's: ``option_rules``).
 
 RecBole ignores any key it does not know, so a typo (``scft_lora_rank``) would run with the
 default and no word.
@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from functools import lru_cache
 
+import torch
 import yaml
 from recbole.utils import argument_list
 
@@ -26,6 +27,18 @@ from .model.adapter import ACTIVATIONS, NORMS
 from .model.alignment_loss import SIMILARITIES
 from .model.embedding_builder import ADAPTER_DTYPES, TABLE_NORMS
 from .model.sampled_softmax import PROPOSALS
+from .option_rules import (
+    POSITIVE,
+    PROBABILITY,
+    boolean,
+    check_values,
+    integer,
+    list_of,
+    number,
+    one_of,
+    optional,
+    strings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,66 +81,29 @@ def warn_unknown_settings(settings: dict) -> list[str]:
     return messages
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def integer(low: int) -> Callable:
-    return lambda v: None if _is_int(v) and v >= low else f"a whole number >= {low}"
-
-
-def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = True) -> Callable:
-    def check(value):
-        if not _is_number(value):
-            return "a number"
-        above = value > low if low_open else value >= low
-        below = high is None or (value < high if high_open else value <= high)
-        if above and below:
-            return None
-        left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
-        return f"a number in {left}{low}, {'inf' if high is None else high}{right}"
-
-    return check
-
-
-def one_of(*choices: str) -> Callable:
-    return lambda v: None if v in choices else f"one of {', '.join(choices)}"
-
-
-def boolean(value) -> str | None:
-    return None if isinstance(value, bool) else "True or False"
-
-
-def optional(check: Callable) -> Callable:
-    return lambda v: None if v is None else check(v)
-
-
-def list_of(check: Callable, what: str) -> Callable:
-    return lambda v: None if isinstance(v, list) and all(check(x) is None for x in v) else f"a list of {what}"
+def cold_items(value) -> str | None:
+    if isinstance(value, list) and value:
+        return None
+    fraction = number(0, 1, low_open=True)(value) is None
+    return None if fraction else "a fraction in (0, 1) or a list of item ids"
 
 
 def exclude_history(value) -> str | None:
     return None if value in ("auto", True, False) else "auto, True or False"
 
 
-def strings(value) -> str | None:
-    return None if isinstance(value, list) and all(isinstance(x, str) for x in value) else "a list of names"
+def torch_device(value) -> str | None:
+    """Rule of ``llm_device``: a device torch knows (cpu, cuda, cuda:1, mps)."""
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        return "a torch device such as cpu, cuda or cuda:1"
+    return None
 
 
-def cold_items(value) -> str | None:
-    if isinstance(value, list) and value:
-        return None
-    return None if _is_number(value) and 0 < value < 1 else "a fraction in (0, 1) or a list of item ids"
-
-
-POSITIVE = number(0, low_open=True, high_open=False)
-PROBABILITY = number(0, 1)  # [0, 1)
 RULES: dict[str, Callable] = {
-    "train_regime": one_of(*REGIMES), "sequence_bucket_batches": integer(0), "eval_exclude_history": exclude_history, "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
+    "train_regime": one_of(*REGIMES), "sequence_bucket_batches": integer(0),
+    "eval_exclude_history": exclude_history, "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
     "llm_checkpoint_every": integer(1), "llm_pooling": one_of(*POOLERS), "llm_pca_whiten": boolean,
     "llm_table_norm": one_of(*TABLE_NORMS), "scft": boolean, "scft_drop_ratio": PROBABILITY,
     "scft_fresh_views": boolean, "scft_temperature": POSITIVE, "scft_learnable_temperature": boolean,
@@ -152,14 +128,13 @@ RULES: dict[str, Callable] = {
     "llm_dtype": one_of("auto", *LLM_DTYPES), "scft_dtype": optional(one_of("auto", *LLM_DTYPES)),
     "eval_cold_items": optional(cold_items), "eval_cold_rule": one_of(*COLD_RULES),
     "eval_cold_seed": optional(integer(0)),
-    "eval_cold_without_scft": boolean, "eval_cold_reference": boolean,
+    "eval_cold_without_scft": boolean, "eval_cold_reference": boolean, "llm_device": optional(torch_device),
 }  # fmt: skip
 
 
 def check_settings(config) -> None:
-    """Raise a one-line ValueError for the first plugin setting of the wrong type or out of range."""
-    for key, check in RULES.items():
-        if key in config:
-            problem = check(config[key])
-            if problem:
-                raise ValueError(f"{key}: {config[key]!r} is not {problem}")
+    """Raise a one-line ValueError for the first plugin setting of the wrong type or out of range.
+
+    RecBole's own options are checked by ``LLMEmbConfig`` itself, before RecBole's Config uses them.
+    """
+    check_values(config, RULES)

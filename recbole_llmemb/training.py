@@ -208,6 +208,10 @@ def cached_train_and_test(
     if scratch_dir is not None and not os.path.isfile(checkpoint):
         scratch = os.path.join(scratch_dir, os.path.basename(checkpoint))
         return train_and_test(config, model_class, data, scratch, key, **trainer_kwargs)
+    # A finished checkpoint is only read: no lock file, so a read-only saved/ serves a re-run.
+    # It is renamed into place whole, after its record, so reading it needs no lock.
+    if agree(os.path.isfile(checkpoint)):
+        return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)
     with artifact_lock(checkpoint):  # a second run on the same saved/ waits, then re-tests
         if agree(os.path.isfile(checkpoint)):
             return _retest(config, model_class, data, checkpoint, key, **trainer_kwargs)

@@ -94,7 +94,7 @@ def test_groups_by_ratio_threshold_and_bounds():
 
 
 def test_metrics_per_group_on_a_hand_built_score_matrix(base_config):
-    config = sasrec_config(base_config, topk=[2], metrics=["Hit", "NDCG"])
+    config = sasrec_config(base_config, topk=[2], metrics=["Hit", "NDCG"], valid_metric="NDCG@2")
     popularity = np.array([0, 50, 50, 1, 1, 1])  # items 1, 2 head; 3, 4, 5 tail (threshold 4)
     groups = PopularityGroups.build(popularity, tail_threshold=4)
     history = np.array([0, 3, 3, 10, 10])  # training interactions of users 1..4

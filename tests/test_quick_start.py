@@ -379,7 +379,8 @@ def test_a_number_written_as_int_or_float_is_one_setting_and_one_cache_key(base_
     assert (weight, epochs) == (1.0, 3) and isinstance(weight, float) and isinstance(epochs, int)
     assert key(["--align_weight=1.0", "--epochs=3.0"])[0] == as_int
     assert key(["--align_weight=1.5", "--epochs=3"])[0] != as_int
-    assert key(["--align_weight=1", "--epochs=3.5"])[2] == 3.5  # not a whole number: left as given
+    with pytest.raises(ValueError, match="epochs: 3.5 is not a whole number >= 1"):
+        key(["--align_weight=1", "--epochs=3.5"])  # not a whole number: refused, never rounded
 
 
 def test_settings_flow_only_through_config_dict_never_sys_argv(base_config, monkeypatch):

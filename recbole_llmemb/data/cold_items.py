@@ -99,11 +99,12 @@ def cold_split(config, sequences: dict[str, list[tuple[float, str]]]) -> ColdSpl
     folder = os.path.join(root, config["dataset"])
     split = ColdSplit(cold, root, os.path.join(root, f"{config['dataset']}-cold.item"))
     done = os.path.join(root, "done")
-    with artifact_lock(root):
-        if is_main() and not os.path.isfile(done):
-            _write_split(config, set(cold), folder, split.cold_item_file)
-            with atomic_write(done, "w") as handle:
-                handle.write("\n".join(cold) + "\n")
+    if not os.path.isfile(done):  # a finished split is only read: no lock file (read-only saved/)
+        with artifact_lock(root):
+            if is_main() and not os.path.isfile(done):
+                _write_split(config, set(cold), folder, split.cold_item_file)
+                with atomic_write(done, "w") as handle:
+                    handle.write("\n".join(cold) + "\n")
     barrier()
     return split
 

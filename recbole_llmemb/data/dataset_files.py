@@ -12,6 +12,7 @@ from ..config import config_get
 from ..locks import artifact_lock
 from .convert import convert_from_config, locate_raw_files, missing_files_message, settings_from_config
 from .errors import MissingDatasetError
+from .inter_check import check_inter_file
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def require_atomic_files(config) -> str:
 
     Conversion happens when the dataset's YAML names a ``convert_format`` and its raw files are
     in ``<data_path>/raw/``. Otherwise a one-line error says which files to put where: RecBole
-    would try to download unknown names, and this machine has no network.
+    would try to download unknown names, and this machine has no network. The ``.inter`` file is
+    then checked line by line (:func:`check_inter_file`).
     """
     name, folder = config["dataset"], config["data_path"]
     inter = os.path.join(folder, f"{name}.inter")
@@ -56,4 +58,5 @@ def require_atomic_files(config) -> str:
         if missing:
             raise MissingDatasetError(missing_files_message(name, folder, settings, missing))
         convert_from_config(config, settings)
+    check_inter_file(inter, config)
     return inter

@@ -87,16 +87,23 @@ class ItemTable:
         return torch.from_numpy(matrix)
 
 
+def check_pca_dim(dim: int, items: int, width: int | None = None) -> None:
+    """PCA of ``items`` vectors of size ``width`` (None: unknown) keeps at most min(items, width)
+    components: a one-line error naming ``llm_pca_dim`` otherwise."""
+    limit = min(items, width) if width else items
+    if not 0 < dim <= limit:
+        sizes = f"{items} items" + (f" and LLM size {width}" if width else "")
+        raise ValueError(
+            f"llm_pca_dim: {dim} must be between 1 and {limit} (PCA of {sizes}); set llm_pca_dim to at"
+            f" most {limit}, or to 0 to keep the full LLM size"
+        )
+
+
 def reduce_pca(table: ItemTable, dim: int, whiten: bool = False, seed: int = 0) -> ItemTable:
     """PCA (scikit-learn) of the table to ``dim`` components."""
     from sklearn.decomposition import PCA
 
-    limit = min(table.vectors.shape)
-    if not 0 < dim <= limit:
-        raise ValueError(
-            f"llm_pca_dim: {dim} must be between 1 and {limit} (items x LLM size of this table);"
-            " set llm_pca_dim to 0 to keep the full LLM size"
-        )
+    check_pca_dim(dim, *table.vectors.shape)
     pca = PCA(n_components=dim, whiten=whiten, random_state=seed)
     vectors = pca.fit_transform(table.vectors.astype(np.float64)).astype(np.float32)
     logger.info(

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..config import config_get
+from ..data.inter_check import decoding_error
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,11 @@ def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[st
             return _read_item_rows(
                 csv.reader(handle, delimiter=field_separator, quoting=csv.QUOTE_NONE), path
             )
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start});"
-            " save the file as UTF-8"
-        ) from None
+    except UnicodeDecodeError:
+        # The decoder's offsets count from the chunk it was reading: find the byte in the file.
+        with open(path, "rb") as handle:
+            error = decoding_error(path, handle.read())
+        raise error or ValueError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
 
 
 def _read_item_rows(reader, path: str) -> tuple[str, list[str], dict]:

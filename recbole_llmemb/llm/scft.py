@@ -95,6 +95,8 @@ def run_scft(
     if attributes is None:
         attributes = dataset_attributes(config, item_tokens)
     outcome = scft_run(config, attributes)
+    if agree(outcome.finished):  # only read: no lock file, so a read-only saved/ serves a re-run
+        return _finished_or_trained(config, item_tokens, attributes, outcome, show_progress)
     with artifact_lock(outcome.directory):
         return _finished_or_trained(config, item_tokens, attributes, outcome, show_progress)
 

@@ -8,6 +8,7 @@ constructor never runs the LLM). Both find the files from the same keys, so a ta
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from ..distributed import agree, barrier, gather_to_main, is_distributed, is_mai
 from ..fingerprints import file_sha256, key_of
 from ..locks import artifact_lock
 from ..records import read_record
-from .item_table import ItemTable, reduce_pca
+from .item_table import ItemTable, check_pca_dim, reduce_pca
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, resolve_llm_path
 from .pooling import check_pooling
 from .prompts import PromptTemplate, dataset_attributes, prompt_fields, render_prompts
@@ -140,14 +141,66 @@ def build_table(config, item_tokens: Sequence[str], dim: int, show_progress: boo
     """
     attributes = dataset_attributes(config, item_tokens)  # read once: the prompts and SCFT's views
     files = table_files(config, item_tokens, dim, attributes)
-    if agree(bool(files.reduced) and os.path.isfile(files.reduced)):
-        logger.info("LLM item table: reusing %s", files.reduced)
-        return files.reduced
+    built = agree(_built(files))  # only read: no lock file, so a read-only saved/ serves a re-run
+    if built:
+        logger.info("LLM item table: reusing %s", built)
+        return built
+    _check_pca_size(config, files)  # before SCFT and the LLM run over every item, not after
     with artifact_lock(files.raw), isolated_rng():
         table = _raw_table(config, files, attributes, show_progress)
     path = _reduced(files, table) if is_main() else None
     barrier()  # the other ranks read the file rank 0 has just written
     return agree(path)
+
+
+def llm_width(llm_path: str | None) -> int | None:
+    """The LLM's hidden size (the pooled vectors' size) from its config.json or GGUF header; None
+    when it does not say."""
+    path = resolve_llm_path(llm_path)
+    if os.path.isdir(path):
+        try:
+            with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
+                settings = json.load(handle)
+        except (OSError, ValueError):  # loading the model reports a bad config.json properly
+            return None
+        if not isinstance(settings, dict):
+            return None
+        settings = settings.get("text_config", settings) if "hidden_size" not in settings else settings
+        sizes = [settings.get(key) for key in ("hidden_size", "n_embd", "d_model")]
+        return next((size for size in sizes if isinstance(size, int)), None)
+    try:
+        from gguf import GGUFReader
+
+        fields = GGUFReader(path).fields
+        arch = fields["general.architecture"]
+        name = bytes(arch.parts[arch.data[0]]).decode()
+        width = fields[f"{name}.embedding_length"]
+        return int(width.parts[width.data[0]][0])
+    except Exception:  # a check ahead of time only: loading the model reports a bad file properly
+        return None
+
+
+def _check_pca_size(config, files: TableFiles) -> None:
+    """A PCA size the table cannot have, refused before the LLM runs (``reduce_pca`` would, after)."""
+    if not files.reduced:
+        return
+    items, llm_path = len(files.prompts), config_get(config, "llm_path")
+    # A GGUF header takes seconds to parse: read it only when the item count alone does not settle it.
+    if files.dim <= items and not os.path.isdir(resolve_llm_path(llm_path)):
+        return
+    width = llm_width(llm_path)
+    if files.dim != width:  # at the LLM's own size the table is used without PCA
+        check_pca_dim(files.dim, items, width)
+
+
+def _built(files: TableFiles) -> str | None:
+    """The finished table file of ``files`` (PCA'd, or raw when it already has the size), or None."""
+    if files.reduced and os.path.isfile(files.reduced):
+        return files.reduced
+    record = read_record(files.raw) if os.path.isfile(files.raw) else None
+    if record is not None and (not files.reduced or record.get("dim") == files.dim):
+        return files.raw
+    return None
 
 
 def _reduced(files: TableFiles, table: ItemTable) -> str:
