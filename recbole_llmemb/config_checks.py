@@ -103,7 +103,7 @@ def torch_device(value) -> str | None:
 
 RULES: dict[str, Callable] = {
     "train_regime": one_of(*REGIMES), "sequence_bucket_batches": integer(0),
-    "eval_exclude_history": exclude_history, "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
+    "eval_exclude_history": exclude_history, "align_max_items": integer(0), "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
     "llm_checkpoint_every": integer(1), "llm_pooling": one_of(*POOLERS), "llm_pca_whiten": boolean,
     "llm_table_norm": one_of(*TABLE_NORMS), "scft": boolean, "scft_drop_ratio": PROBABILITY,
     "scft_fresh_views": boolean, "scft_temperature": POSITIVE, "scft_learnable_temperature": boolean,

@@ -154,3 +154,19 @@ def test_removed_variant_options_are_refused(base_config):
     make_config(
         BACKBONES["SASRec"], "tiny", config_dict={**base_config, "item_scale": False}
     )  # neutral: fine
+
+
+def test_align_max_items_aligns_a_random_subset_of_the_batch_items(base_config):
+    config, (_, train, _, _), model, target = setup(base_config, align_weight=1.0, align_max_items=5)
+    trainer = RATTrainer(config, model, align_target=target)
+    model.eval()
+    batch = next(iter(train))
+    items = torch.unique(torch.cat([batch["item_id_list"].flatten(), batch["item_id"]]))
+    items = items[items > 0]
+    assert len(items) > 5
+    torch.manual_seed(3)
+    _, align = trainer.rat_loss(batch)
+    torch.manual_seed(3)
+    chosen = items[torch.randperm(len(items))[:5]]
+    expected = alignment_loss(model.item_embedding.weight[chosen], target[chosen], config["align_temperature"])
+    assert torch.allclose(align, expected)

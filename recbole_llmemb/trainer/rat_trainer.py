@@ -46,6 +46,7 @@ class RATTrainer(LongTailTrainer):
         self.align_weight = float(config["align_weight"] or 0.0)
         self.align_temperature = float(config["align_temperature"] or 1.0)
         self.align_similarity = config["align_similarity"] or "cosine"
+        self.align_max_items = int(config_get(config, "align_max_items", 0) or 0)
         if self.align_weight > 0 and align_target is None:
             checkpoint = config["pretrained_srs_file"]
             if not checkpoint:
@@ -92,6 +93,8 @@ class RATTrainer(LongTailTrainer):
         items = torch.cat([interaction[self.model.ITEM_SEQ].flatten(), interaction[self.model.ITEM_ID]])
         items = torch.unique(items)
         items = items[items > 0]
+        if 0 < self.align_max_items < len(items):  # the loss is quadratic in the item count
+            items = items[torch.randperm(len(items), device=items.device)[: self.align_max_items]]
         # Indexing .weight (not the lookup) under CE keeps recorded CE runs bit-reproducible.
         adapted = embedding(items) if row_lookup else embedding.weight[items]
         align = alignment_loss(
