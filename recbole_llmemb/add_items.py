@@ -25,6 +25,7 @@ from .llm.item_table import ItemTable
 from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
+from .model.variants import residual_from_table
 from .records import ArtifactError, read_record, verified_record, write_record
 from .safe_checkpoints import config_from_settings, settings_json
 from .utils import LLMEMB_MODELS
@@ -156,8 +157,9 @@ def _table_rows(
     return (projected - shift) / scale
 
 
-def _extended_state(state: dict, rows: torch.Tensor) -> dict:
-    """``state`` with ``rows`` appended to the table, and the per-item parameters grown with them."""
+def _extended_state(state: dict, rows: torch.Tensor, config=None) -> dict:
+    """``state`` with ``rows`` appended to the table, and the per-item parameters grown with them
+    (the hybrid's residual: zero, or with ``item_id_residual_init: table`` its start from the row)."""
     state = dict(state)
     state["item_embedding.table"] = torch.cat(
         [state["item_embedding.table"], rows.to(state["item_embedding.table"])]
@@ -165,9 +167,11 @@ def _extended_state(state: dict, rows: torch.Tensor) -> dict:
     n_new = len(rows)
     if "item_embedding.id_residual" in state:  # the hybrid: a new item has no learned residual
         residual = state["item_embedding.id_residual"]
-        state["item_embedding.id_residual"] = torch.cat(
-            [residual, residual.new_zeros(n_new, residual.shape[1])]
-        )
+        grown = residual.new_zeros(n_new, residual.shape[1])
+        if config is not None and config_get(config, "item_id_residual_init", "zero") == "table":
+            scale = float(config_get(config, "initializer_range", 0.02))
+            grown = residual_from_table(rows, residual.shape[1], scale).to(residual)
+        state["item_embedding.id_residual"] = torch.cat([residual, grown])
     if "output_bias" in state:  # BERT4Rec: a new item gets the mean bias of the trained ones
         bias = state["output_bias"]
         state["output_bias"] = torch.cat([bias, bias[1:].mean().expand(n_new)])
@@ -206,7 +210,7 @@ def add_items(checkpoint: str, items_file: str, out: str | None = None) -> str:
     tokens = [*old, *prompts]
     key = key_of("extended", record["key"], file_sha256(items_file))
     out = out or checkpoint.replace(".pth", f"+{len(prompts)}items-{key[:8]}.pth")
-    extended = _extended_state(state, rows)
+    extended = _extended_state(state, rows, config)
     # The table a model of these items is built from; its conditioned rows then come from the state.
     ItemTable(tokens, extended["item_embedding.table"][1:].numpy()).save(
         f"{out}.table.npz", key, kind="extended table"

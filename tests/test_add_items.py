@@ -118,3 +118,17 @@ def test_bad_additions_are_one_line_errors(base_config, tmp_path):
     new = write_items(tmp_path / "new.item", [["n1", "red river", "drama", "2001"]])
     with pytest.raises(ValueError, match="is not the LLM the table was built with"):
         add_items(checkpoint, new)
+
+
+@pytest.mark.parametrize("init", ["zero", "table"])
+def test_a_new_item_of_the_hybrid_gets_its_residual_start_from_its_text(base_config, tmp_path, init):
+    checkpoint, config, _ = trained(base_config, item_id_residual=True, item_id_residual_init=init)
+    twin = ["n1", *row_of(base_config, "i1")[1:]]
+    model, tokens = load_extended_model(add_items(checkpoint, write_items(tmp_path / "new.item", [twin])))
+    embedding = model.item_embedding
+    n1 = tokens.index("n1") + 1
+    expected = torch.zeros(16)  # the table has 8 components (llm_pca_dim), the embedding 16: zero-padded
+    if init == "table":
+        expected[:8] = embedding.table[n1] * config["initializer_range"]
+    assert init == "zero" or expected.abs().sum() > 0
+    assert torch.allclose(embedding.id_residual[n1].detach(), expected)

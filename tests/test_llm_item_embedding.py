@@ -5,7 +5,7 @@ from torch import nn
 from recbole_llmemb.model.adapter import Adapter
 from recbole_llmemb.model.embedding_builder import condition_table
 from recbole_llmemb.model.llm_item_embedding import LLMItemEmbedding
-from recbole_llmemb.model.variants import HybridLLMItemEmbedding
+from recbole_llmemb.model.variants import HybridLLMItemEmbedding, residual_from_table
 
 
 def make(n_items=6, dim=8, out=4, hybrid=False, **kwargs):
@@ -127,6 +127,16 @@ def test_id_residual_hybrid_starts_as_llmemb_and_trains_per_item():
     grad = hybrid.id_residual.grad
     assert grad[3].abs().sum() > 0 and grad[[0, 1, 2, 4, 5]].abs().sum() == 0
     assert not hasattr(make(), "id_residual") and "id_residual" in repr(hybrid)
+
+
+def test_a_table_initialised_residual_starts_at_the_first_components_times_the_init_scale():
+    plain, hybrid = make(), make(hybrid=True, residual_init="table", init_std=0.5)
+    expected = hybrid.table[:, :4] * 0.5  # out 4 of the table's 8 columns
+    assert torch.equal(hybrid.id_residual.detach(), expected) and torch.equal(expected[0], torch.zeros(4))
+    assert torch.allclose(hybrid.weight, plain.weight + expected)
+    assert torch.equal(residual_from_table(torch.ones(2, 3), 5, 2.0), torch.tensor([[2.0] * 3 + [0.0] * 2] * 2))
+    with pytest.raises(ValueError, match="item_id_residual_init: 'pca' is not one of"):
+        make(hybrid=True, residual_init="pca")
 
 
 def test_row_lookup_gives_the_full_tables_rows_and_gradients():

@@ -56,9 +56,12 @@ class SeenItems:
 
     def mask(self, users: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
         """``[len(users), n_items]`` booleans, True at each row's user's training items and window items."""
+        users = users.cpu().numpy()
+        starts, counts = self.indptr[users], self.indptr[users + 1] - self.indptr[users]
+        rows = np.repeat(np.arange(len(users)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         mask = torch.zeros(len(users), self.n_items, dtype=torch.bool)
-        for row, user in enumerate(users.tolist()):
-            mask[row, torch.from_numpy(self.items[self.indptr[user] : self.indptr[user + 1]])] = True
+        mask[torch.from_numpy(rows), torch.from_numpy(self.items[np.repeat(starts, counts) + offsets])] = True
         mask.scatter_(1, windows.cpu(), True)
         mask[:, 0] = False  # padding: RecBole scores it -inf already
         return mask

@@ -56,9 +56,9 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
     table = load_table(config, id2token[1:], table_dim(config, out_dim)).to_internal_ids(id2token)
     table, shift, scale = condition_table(table, config_get(config, "llm_table_norm", "none"))
     adapter = Adapter.from_config(config, table.shape[1], out_dim) if use_adapter else None
-    embedding_class = (
-        HybridLLMItemEmbedding if config_get(config, "item_id_residual", False) else LLMItemEmbedding
-    )
+    hybrid = bool(config_get(config, "item_id_residual", False))
+    embedding_class = HybridLLMItemEmbedding if hybrid else LLMItemEmbedding
+    extra = {"residual_init": config_get(config, "item_id_residual_init", "zero")} if hybrid else {}
     return embedding_class(
         table,
         adapter,
@@ -71,4 +71,5 @@ def build_llm_item_embedding(config, dataset, out_dim: int, n_extra_tokens: int 
         adapter_dtype=ADAPTER_DTYPES[config_get(config, "adapter_dtype", "float32")],
         table_shift=shift,
         table_scale=scale,
+        **extra,
     )
