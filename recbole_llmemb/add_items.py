@@ -25,6 +25,7 @@ from .llm.item_table import ItemTable
 from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
+from .model.id_view import init_scale
 from .model.variants import residual_from_table
 from .records import ArtifactError, read_record, verified_record, write_record
 from .safe_checkpoints import config_from_settings, settings_json
@@ -169,9 +170,14 @@ def _extended_state(state: dict, rows: torch.Tensor, config=None) -> dict:
         residual = state["item_embedding.id_residual"]
         grown = residual.new_zeros(n_new, residual.shape[1])
         if config is not None and config_get(config, "item_id_residual_init", "zero") == "table":
-            scale = float(config_get(config, "initializer_range", 0.02))
-            grown = residual_from_table(rows, residual.shape[1], scale).to(residual)
+            grown = residual_from_table(rows, residual.shape[1], init_scale(config)).to(residual)
         state["item_embedding.id_residual"] = torch.cat([residual, grown])
+    if "id_view.encoder.item_embedding.weight" in state:  # the ID view: a start from the text, or zero
+        ids = state["id_view.encoder.item_embedding.weight"]
+        grown = ids.new_zeros(n_new, ids.shape[1])
+        if config is not None and config_get(config, "llmemb_id_view_init", "table") == "table":
+            grown = residual_from_table(rows, ids.shape[1], init_scale(config)).to(ids)
+        state["id_view.encoder.item_embedding.weight"] = torch.cat([ids, grown])
     if "output_bias" in state:  # BERT4Rec: a new item gets the mean bias of the trained ones
         bias = state["output_bias"]
         state["output_bias"] = torch.cat([bias, bias[1:].mean().expand(n_new)])

@@ -26,7 +26,8 @@ _NOT_IN_TRAINING_KEY = {
 _REPORTING_PREFIXES = ("longtail_", "convert_", "eval_cold_")
 # Settings that only LLMEmb models read: a plain backbone's cache key leaves them out.
 _LLMEMB_ONLY_PREFIXES = (
-    "llm_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "scft", "item_id_residual",
+    "llm_", "llmemb_", "prompt_", "adapter_", "align_", "use_adapter", "freeze_llm_table", "scft",
+    "item_id_residual",
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from .llm.pooling import POOLERS
 from .model.adapter import ACTIVATIONS, NORMS
 from .model.alignment_loss import SIMILARITIES
 from .model.embedding_builder import ADAPTER_DTYPES, TABLE_NORMS
+from .model.id_view import INITS as ID_VIEW_INITS
 from .model.sampled_softmax import PROPOSALS
 from .model.variants import RESIDUAL_INITS
 from .option_rules import (
@@ -105,7 +106,8 @@ def torch_device(value) -> str | None:
 RULES: dict[str, Callable] = {
     "train_regime": one_of(*REGIMES), "sequence_bucket_batches": integer(0),
     "eval_exclude_history": exclude_history, "align_max_items": integer(0),
-    "item_id_residual_init": one_of(*RESIDUAL_INITS), "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
+    "item_id_residual_init": one_of(*RESIDUAL_INITS), "llmemb_id_view": boolean,
+    "llmemb_id_view_init": one_of(*ID_VIEW_INITS), "llm_pca_dim": integer(0), "llm_batch_size": integer(1), "llm_max_length": integer(1),
     "llm_checkpoint_every": integer(1), "llm_pooling": one_of(*POOLERS), "llm_pca_whiten": boolean,
     "llm_table_norm": one_of(*TABLE_NORMS), "scft": boolean, "scft_drop_ratio": PROBABILITY,
     "scft_fresh_views": boolean, "scft_temperature": POSITIVE, "scft_learnable_temperature": boolean,

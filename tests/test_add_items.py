@@ -132,3 +132,16 @@ def test_a_new_item_of_the_hybrid_gets_its_residual_start_from_its_text(base_con
         expected[:8] = embedding.table[n1] * config["initializer_range"]
     assert init == "zero" or expected.abs().sum() > 0
     assert torch.allclose(embedding.id_residual[n1].detach(), expected)
+
+
+@pytest.mark.parametrize("init", ["random", "table"])
+def test_a_new_item_of_the_id_view_gets_its_id_vector_start_from_its_text(base_config, tmp_path, init):
+    checkpoint, config, _ = trained(base_config, llmemb_id_view=True, llmemb_id_view_init=init)
+    twin = ["n1", *row_of(base_config, "i1")[1:]]
+    model, tokens = load_extended_model(add_items(checkpoint, write_items(tmp_path / "new.item", [twin])))
+    n1 = tokens.index("n1") + 1
+    expected = torch.zeros(16)
+    if init == "table":
+        expected[:8] = model.item_embedding.table[n1] * config["initializer_range"]
+    assert init == "random" or expected.abs().sum() > 0
+    assert torch.allclose(model.id_view.weight[n1].detach(), expected)

@@ -13,12 +13,22 @@ import torch.nn.functional as F
 
 
 def every_position_outputs(model, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
-    """``[B, L, d]``: ``model.forward`` at every position instead of the last one."""
-    model.gather_indexes = lambda output, gather_index: output  # instance attribute shadows the method
+    """``[B, L, d]``: ``model.forward`` at every position instead of the last one (of every RecBole
+    model inside it too: an ID view's encoder)."""
+    gathering = [m for m in model.modules() if hasattr(m, "gather_indexes")]
+    for module in gathering:  # an instance attribute shadows the method
+        module.gather_indexes = lambda output, gather_index: output
     try:
         return model.forward(item_seq, item_seq_len)
     finally:
-        del model.gather_indexes
+        for module in gathering:
+            del module.gather_indexes
+
+
+def scoring_table(model) -> torch.Tensor:
+    """The item vectors ``model`` scores a sequence vector against (RecBole's: its item table)."""
+    table = getattr(model, "scoring_table", None)
+    return table() if callable(table) else model.item_embedding.weight
 
 
 def next_item_targets(
@@ -58,7 +68,7 @@ class SequenceCrossEntropy:
 
     def __call__(self, interaction) -> torch.Tensor:
         queries, targets = sequence_queries(self.model, interaction)
-        logits = queries @ self.model.item_embedding.weight.T
+        logits = queries @ scoring_table(self.model).T
         device = logits.device.type
         if torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.bfloat16:
             # Autocast would upcast the [positions, items] logits for the softmax; kept in bfloat16
