@@ -16,12 +16,10 @@ is random (the cost does not depend on its values) unless ``--real_table``.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 
-import numpy as np
 import torch
+from random_table import write_random_table
 from recbole.data.transform import construct_transform
 
 from recbole_llmemb import BACKBONES
@@ -129,11 +127,7 @@ def main() -> None:
     if args.real_table:
         prepare_table(config, dataset)
     else:
-        tokens = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])[1:]
-        table = os.path.join(tempfile.mkdtemp(), "random-table.npz")
-        vectors = np.random.default_rng(0).normal(size=(len(tokens), config["llm_pca_dim"] or 576))
-        np.savez(table, tokens=np.array(tokens), vectors=vectors.astype(np.float32))
-        settings["llmemb_table_file"] = table
+        settings["llmemb_table_file"] = write_random_table(dataset, config)
         config = model_config(llmemb_class)
     regime = config["train_regime"]
     rate = rates["bf16" if config["enable_amp"] else "fp32"]

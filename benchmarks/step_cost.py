@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import tempfile
 import time
 
-import numpy as np
 import torch
+from random_table import write_random_table
 from recbole.data.transform import construct_transform
 
 from recbole_llmemb import BACKBONES
@@ -96,11 +94,7 @@ def main() -> None:
     config = model_config(llmemb_class)
     dataset, train_data, _, _ = load_data(config)
     if args.random_table:
-        tokens = list(dataset.field2id_token[config["ITEM_ID_FIELD"]])[1:]
-        table = os.path.join(tempfile.mkdtemp(), "random-table.npz")
-        vectors = np.random.default_rng(0).normal(size=(len(tokens), config["llm_pca_dim"] or 576))
-        np.savez(table, tokens=np.array(tokens), vectors=vectors.astype(np.float32))
-        settings["llmemb_table_file"] = table
+        settings["llmemb_table_file"] = write_random_table(dataset, config)
         config = model_config(llmemb_class)
     else:
         prepare_table(config, dataset)  # the LLMEmb models load it (built once, then cached)

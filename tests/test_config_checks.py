@@ -46,6 +46,12 @@ def test_every_key_of_the_plugins_yaml_is_known_and_every_ruled_key_has_a_defaul
         ("--longtail_head_ratio=1.5", r"longtail_head_ratio: 1.5 is not a number in \(0, 1\)"),
         ("--use_adapter=yes", "use_adapter: 'yes' is not True or False"),
         ("--adapter_hidden_dims=[0]", "adapter_hidden_dims: \\[0\\] is not a list of sizes >= 1"),
+        ("--train_regime=windows", "train_regime: 'windows' is not one of prefix, sequence"),
+        ("--sequence_bucket_batches=-1", "sequence_bucket_batches: -1 is not a whole number >= 0"),
+        ("--eval_exclude_history=yes", "eval_exclude_history: 'yes' is not auto, True or False"),
+        ("--align_max_items=-2", "align_max_items: -2 is not a whole number >= 0"),
+        ("--item_id_residual_init=pca", "item_id_residual_init: 'pca' is not one of zero, table"),
+        ("--llmemb_id_view_init=pca", "llmemb_id_view_init: 'pca' is not one of table, random"),
     ],
 )
 def test_a_plugin_setting_of_the_wrong_type_or_range_is_a_one_line_error(base_config, argument, message):

@@ -209,16 +209,10 @@ def planted(base_config, tmp_path, suffix: str) -> tuple[dict, str, str]:
     return settings, crafted(path, marker, key=pretrain_key(config), kind="checkpoint"), str(marker)
 
 
-def test_resuming_refuses_a_crafted_partial_checkpoint(base_config, tmp_path):
-    settings, evil, marker = planted(base_config, tmp_path, ".partial.pth")
-    with pytest.raises(ArtifactError) as error:
-        quick_start.run("SASRec", "tiny", config_dict=settings, stage="pretrain")
-    one_line(error.value, f"{evil}: not loaded: it would call posix.system", "delete it and its .json")
-    assert not os.path.exists(marker)
-
-
-def test_testing_the_best_model_refuses_a_crafted_checkpoint(base_config, tmp_path):
-    settings, evil, marker = planted(base_config, tmp_path, ".pth")
+# ".partial.pth": resuming an interrupted run; ".pth": testing the best (cached) model.
+@pytest.mark.parametrize("suffix", [".partial.pth", ".pth"])
+def test_resuming_or_testing_refuses_a_crafted_checkpoint(base_config, tmp_path, suffix):
+    settings, evil, marker = planted(base_config, tmp_path, suffix)
     with pytest.raises(ArtifactError) as error:
         quick_start.run("SASRec", "tiny", config_dict=settings, stage="pretrain")
     one_line(error.value, f"{evil}: not loaded: it would call posix.system", "delete it and its .json")
