@@ -21,6 +21,27 @@ def test_mask_holds_the_training_items_and_the_window():
     assert mask.nonzero().tolist() == [[0, 1], [0, 5], [0, 6], [1, 3], [1, 4]]
 
 
+def test_auto_finds_an_item_repeated_with_a_users_first_item(base_config, tmp_path):
+    folder = tmp_path / "rep" / "rep"
+    folder.mkdir(parents=True)
+    rows = [f"u{u}\t{item}\t{t}" for u in range(1, 6) for t, item in enumerate(["a", "b", "c", "d"], 1)]
+    rows += ["u9\ta\t1", "u9\tb\t2", "u9\ta\t3", "u9\tc\t4"]  # u9's first item comes back once
+    (folder / "rep.inter").write_text(
+        "user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n"
+    )
+    (folder / "rep.item").write_text(
+        "item_id:token\ttitle:token_seq\n" + "".join(f"{i}\tt {i}\n" for i in "abcd")
+    )
+    settings = {
+        **base_config,
+        "data_path": str(tmp_path / "rep"),
+        "prompt_fields": ["title"],
+        "prompt_list_fields": [],
+    }
+    dataset = load_data(make_config("SASRec", "rep", config_dict=settings))[0]
+    assert resolve("auto", dataset) is False and resolve(True, dataset) is True
+
+
 def test_an_unknown_setting_is_refused():
     with pytest.raises(ValueError, match="eval_exclude_history: 'yes' is not one of auto, True, False"):
         resolve("yes", None)

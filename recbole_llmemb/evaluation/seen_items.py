@@ -23,14 +23,24 @@ def has_repeated_items(users: np.ndarray, items: np.ndarray) -> bool:
     return len(np.unique(pairs)) < len(pairs)
 
 
+def interactions(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, items)`` of every interaction behind RecBole's prefix rows: each row's target, and
+    the first item of each length-1 row (a user's first item is never a target)."""
+    feat, config = dataset.inter_feat, dataset.config
+    users, items = feat[dataset.uid_field].numpy(), feat[dataset.iid_field].numpy()
+    first = feat[config["ITEM_LIST_LENGTH_FIELD"]].numpy() == 1
+    firsts = feat[dataset.iid_field + config["LIST_SUFFIX"]].numpy()[first, 0]
+    return np.concatenate([users, users[first]]), np.concatenate([items, firsts])
+
+
 def resolve(setting, dataset) -> bool:
-    """Whether to exclude history on ``dataset`` (before the split): ``auto`` is on unless items repeat."""
+    """Whether to exclude history on ``dataset`` (RecBole's prefix rows of a split or of all of them):
+    ``auto`` is on unless some user has an item twice."""
     if setting not in SETTINGS:
         raise ValueError(f"eval_exclude_history: {setting!r} is not one of auto, True, False")
     if setting != "auto":
         return bool(setting)
-    feat = dataset.inter_feat
-    return not has_repeated_items(feat[dataset.uid_field].numpy(), feat[dataset.iid_field].numpy())
+    return not has_repeated_items(*interactions(dataset))
 
 
 class SeenItems:
@@ -45,14 +55,8 @@ class SeenItems:
 
     @classmethod
     def from_training_rows(cls, train_dataset, n_users: int, n_items: int) -> SeenItems:
-        """Every row's target, and the first item of each length-1 row (never a target)."""
-        feat, config = train_dataset.inter_feat, train_dataset.config
-        iid, uid = train_dataset.iid_field, train_dataset.uid_field
-        lengths = feat[config["ITEM_LIST_LENGTH_FIELD"]].numpy()
-        first = lengths == 1
-        users = np.concatenate([feat[uid].numpy(), feat[uid].numpy()[first]])
-        items = np.concatenate([feat[iid].numpy(), feat[iid + config["LIST_SUFFIX"]].numpy()[first, 0]])
-        return cls(users, items, n_users, n_items)
+        """The training split's :func:`interactions`."""
+        return cls(*interactions(train_dataset), n_users, n_items)
 
     def mask(self, users: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
         """``[len(users), n_items]`` booleans, True at each row's user's training items and window items."""
