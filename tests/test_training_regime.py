@@ -185,3 +185,9 @@ def test_the_bucketed_loader_yields_every_row_once_per_pass_in_a_new_order(base_
     _, train, _, _ = load_data(unbucketed)
     plain = sequence_train_data(train, model)
     assert not isinstance(plain, LengthBucketedLoader) and plain.shuffle
+
+
+def test_the_converged_variant_sets_the_regime_and_the_stopping_rule(base_config):
+    config = make_config("SASRec", "tiny", ["converged"], {k: v for k, v in base_config.items() if k != "epochs"})
+    assert config["train_regime"] == "sequence" and config["epochs"] == 200
+    assert (config["eval_step"], config["stopping_step"], config["eval_exclude_history"]) == (5, 4, "auto")
