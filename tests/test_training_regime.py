@@ -188,6 +188,11 @@ def test_the_bucketed_loader_yields_every_row_once_per_pass_in_a_new_order(base_
 
 
 def test_the_converged_variant_sets_the_regime_and_the_stopping_rule(base_config):
-    config = make_config("SASRec", "tiny", ["converged"], {k: v for k, v in base_config.items() if k != "epochs"})
+    config = make_config(
+        "SASRec",
+        "tiny",
+        ["converged"],
+        {k: v for k, v in base_config.items() if k not in ("epochs", "stopping_step")},
+    )
     assert config["train_regime"] == "sequence" and config["epochs"] == 200
     assert (config["eval_step"], config["stopping_step"], config["eval_exclude_history"]) == (5, 4, "auto")
