@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..config import config_get
 from .llm_item_embedding import batch_item_ids
-from .sequence_loss import next_item_targets, sequence_queries
+from .sequence_loss import sequence_queries, sequence_targets
 
 PROPOSALS = ("uniform", "popularity")
 
@@ -86,9 +86,7 @@ class SampledSoftmaxLoss:
             targets = interaction[model.POS_ITEMS].reshape(-1)
             return targets[targets > 0]
         if self.every_position:
-            lengths = interaction[model.ITEM_SEQ_LEN]
-            seq = interaction[model.ITEM_SEQ][:, : int(lengths.max())]
-            targets = next_item_targets(seq, lengths, interaction[model.POS_ITEM_ID])
+            targets = sequence_targets(model, interaction)[2]
             return targets[targets > 0]
         return interaction[model.POS_ITEM_ID]
 

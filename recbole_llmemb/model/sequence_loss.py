@@ -41,15 +41,18 @@ def next_item_targets(
     return nxt.masked_fill(positions.unsqueeze(0) >= item_seq_len.unsqueeze(1), 0)
 
 
-def sequence_queries(model, interaction) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(queries [M, d], targets [M])``: one per real position of the batch's sequences.
-
-    Columns past the batch's longest sequence are cut first: they are padding, and with right
-    padding and absolute positions from the left the outputs of the real positions do not change.
-    """
+def sequence_targets(model, interaction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(item_seq, item_seq_len, targets [B, L])`` of a batch, the columns past its longest sequence cut:
+    they are padding, and with right padding and absolute positions from the left the outputs of
+    the real positions do not change."""
     item_seq_len = interaction[model.ITEM_SEQ_LEN]
     item_seq = interaction[model.ITEM_SEQ][:, : int(item_seq_len.max())]
-    targets = next_item_targets(item_seq, item_seq_len, interaction[model.POS_ITEM_ID])
+    return item_seq, item_seq_len, next_item_targets(item_seq, item_seq_len, interaction[model.POS_ITEM_ID])
+
+
+def sequence_queries(model, interaction) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(queries [M, d], targets [M])``: one per real position of the batch's sequences."""
+    item_seq, item_seq_len, targets = sequence_targets(model, interaction)
     outputs = every_position_outputs(model, item_seq, item_seq_len)
     real = targets > 0
     return outputs[real], targets[real]
