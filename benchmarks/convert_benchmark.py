@@ -186,14 +186,11 @@ def rss_kib() -> int:
 
 def run_one(fmt: str, raw_dir: str, out_dir: str) -> None:
     """Child process: convert, then print one JSON line with times and memory."""
-    import yaml
-
-    from recbole_llmemb.config import PROPERTIES_DIR
-    from recbole_llmemb.data.convert import convert_dataset, settings_from_config
+    from recbole_llmemb.data.__main__ import dataset_settings
+    from recbole_llmemb.data.convert import conversion_plan, convert_dataset
 
     name = DATASETS[fmt]
-    with open(os.path.join(PROPERTIES_DIR, "dataset", f"{name}.yaml"), encoding="utf-8") as handle:
-        settings = settings_from_config(yaml.safe_load(handle))
+    settings = conversion_plan(dataset_settings(name, []))
     after_imports = rss_kib()
     start, cpu_start = time.perf_counter(), time.process_time()
     report = convert_dataset(name, raw_dir, out_dir, settings)

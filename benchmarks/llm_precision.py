@@ -19,10 +19,10 @@ import torch
 from recbole_llmemb.data import load_data
 from recbole_llmemb.llm.loading import load_llm
 from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes, render_prompts
-from recbole_llmemb.llm.scft_settings import SCFTSettings
 from recbole_llmemb.llm.scft_trainer import SCFTTrainer
 from recbole_llmemb.llm.table_export import embed_prompts
 from recbole_llmemb.quick_start import make_config
+from recbole_llmemb.settings import SCFTSettings
 
 
 def dataset_prompts(items: int, dataset: str = "ml-100k"):

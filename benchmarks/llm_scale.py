@@ -24,9 +24,9 @@ import torch
 from llm_precision import dataset_prompts  # this folder's script
 
 from recbole_llmemb.llm.loading import LLM_DTYPES, load_llm
-from recbole_llmemb.llm.scft_settings import SCFTSettings
 from recbole_llmemb.llm.scft_trainer import SCFTTrainer
 from recbole_llmemb.llm.table_export import embed_prompts
+from recbole_llmemb.settings import SCFTSettings
 
 # Public model shapes (hidden, layers, attention heads, key-value heads, MLP width).
 SHAPES = {

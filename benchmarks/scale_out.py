@@ -28,9 +28,9 @@ def worker(args) -> None:
 
     from recbole_llmemb.distributed import barrier, init_from_environment, is_main, rank, world_size
     from recbole_llmemb.llm.loading import load_llm
-    from recbole_llmemb.llm.scft_settings import SCFTSettings
     from recbole_llmemb.llm.scft_trainer import SCFTTrainer
     from recbole_llmemb.llm.table_export import embed_prompts
+    from recbole_llmemb.settings import SCFTSettings
 
     init_from_environment()
     torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ import torch
 
 from .atomic_write import atomic_write
 from .compat import load_recbole_checkpoint
-from .config import LLMEmbConfig, config_get
+from .config import LLMEmbConfig
 from .fingerprints import file_sha256, key_of
 from .llm.item_table import ItemTable
 from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
@@ -29,6 +29,7 @@ from .model.id_view import init_scale
 from .model.variants import residual_from_table
 from .records import ArtifactError, read_record, verified_record, write_record
 from .safe_checkpoints import config_from_settings, settings_json
+from .settings import EmbeddingSettings, LLMEmbModelSettings, PromptSettings, TableSettings
 from .utils import LLMEMB_MODELS
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _beside(checkpoint: str, path: str) -> str:
 def _model_prompt_fields(config, table_record: dict) -> list[str] | None:
     """The ``.item`` columns the model's prompts were built from, in prompt order: ``prompt_fields``,
     else those its table's record lists (None for a table written before records held them)."""
-    fields = config_get(config, "prompt_fields")
+    fields = PromptSettings.from_config(config).fields
     if fields:
         return list(fields)
     recorded = table_record.get("inputs", {}).get("prompt_fields")
@@ -68,7 +69,7 @@ def _new_items(config, items_file: str, old: list[str], fields: list[str] | None
     an id the model has already, or a prompt field the file lacks, is an error."""
     if not os.path.isfile(items_file):
         raise FileNotFoundError(f"--items: {items_file} does not exist; give the .item file of the new items")
-    separator = config_get(config, "field_separator", "\t")
+    separator = config["field_separator"]
     _, columns, rows = read_item_file(items_file, separator)
     template = PromptTemplate.from_config(config)
     if fields is None:
@@ -105,7 +106,7 @@ def _new_items(config, items_file: str, old: list[str], fields: list[str] | None
 def _llm_of_table(config, checkpoint: str, table_record: dict):
     """The LLM (with its SCFT adapter merged) that built the table, checked to be the same files."""
     inputs = table_record.get("inputs", {})
-    llm_path = config_get(config, "llm_path")
+    llm_path = TableSettings.from_config(config).llm_path
     if inputs.get("llm_fingerprint") and llm_fingerprint(llm_path) != inputs["llm_fingerprint"]:
         raise ValueError(
             f"llm_path: {llm_path or 'the bundled LLM'} is not the LLM the table was built with"
@@ -149,7 +150,7 @@ def _table_rows(
         model,
         tokenizer,
         list(prompts.values()),
-        show_progress=bool(config_get(config, "show_progress", True)),
+        show_progress=bool(config["show_progress"]),
         **embedding_settings(config),
     )
     require_finite(vectors, list(prompts))
@@ -169,13 +170,13 @@ def _extended_state(state: dict, rows: torch.Tensor, config=None) -> dict:
     if "item_embedding.id_residual" in state:  # the hybrid: a new item has no learned residual
         residual = state["item_embedding.id_residual"]
         grown = residual.new_zeros(n_new, residual.shape[1])
-        if config is not None and config_get(config, "item_id_residual_init", "zero") == "table":
+        if config is not None and EmbeddingSettings.from_config(config).id_residual_init == "table":
             grown = residual_from_table(rows, residual.shape[1], init_scale(config)).to(residual)
         state["item_embedding.id_residual"] = torch.cat([residual, grown])
     if "id_view.encoder.item_embedding.weight" in state:  # the ID view: a start from the text, or zero
         ids = state["id_view.encoder.item_embedding.weight"]
         grown = ids.new_zeros(n_new, ids.shape[1])
-        if config is not None and config_get(config, "llmemb_id_view_init", "table") == "table":
+        if config is not None and LLMEmbModelSettings.from_config(config).id_view_init == "table":
             grown = residual_from_table(rows, ids.shape[1], init_scale(config)).to(ids)
         state["id_view.encoder.item_embedding.weight"] = torch.cat([ids, grown])
     if "output_bias" in state:  # BERT4Rec: a new item gets the mean bias of the trained ones

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from .add_items import add_items
 from .cold_start import run_cold_items
-from .data.cold_items import cold_items_requested
 from .quick_start import STAGES, make_config, run
+from .settings import ColdItemSettings
 from .utils import BACKBONES, LLMEMB_MODELS
 
 DESCRIPTION = """\
@@ -115,8 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             print(add_items(args.checkpoint, args.items, args.out))
             return 0
-        if args.stage == "all" and cold_items_requested(
-            make_config(args.model, args.dataset, files, settings)
+        if (
+            args.stage == "all"
+            and ColdItemSettings.from_config(make_config(args.model, args.dataset, files, settings)).requested
         ):
             outcome = run_cold_items(args.model, args.dataset, files, settings)
         else:

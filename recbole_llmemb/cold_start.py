@@ -25,7 +25,7 @@ from recbole.utils import init_seed
 from .add_items import ItemsOnly, add_items, load_extended_model
 from .atomic_write import atomic_write
 from .compat import init_logger, load_recbole_checkpoint
-from .data.cold_items import cold_seed, cold_split, read_sequences
+from .data.cold_items import cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
 from .distributed import is_main
 from .evaluation.cold_items import (
@@ -39,6 +39,7 @@ from .evaluation.cold_items import (
 from .fingerprints import key_of
 from .quick_start import compare, make_config
 from .records import verified_record
+from .settings import ColdItemSettings, OutputSettings, TableSettings
 from .utils import get_model, llmemb_class
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def run_cold_items(model: str, dataset: str, config_file_list=None, config_dict:
     rows[llmemb.backbone.__name__] = cold_and_warm(test, scorer(plain))
     rows["popularity"] = cold_and_warm(test, popularity_scorer(_counts(sequences, tokens, cold), seed))
     rows["text neighbour"] = cold_and_warm(test, text_neighbour_scorer(extended.item_embedding.table))
-    if config["scft"] and config["eval_cold_without_scft"]:
+    settings = ColdItemSettings.from_config(config)
+    if TableSettings.from_config(config).scft and settings.without_scft:
         without = compare(llmemb.backbone.__name__, dataset, config_file_list, {**warm, "scft": False})
         other, other_tokens = load_extended_model(
             add_items(without["llmemb"]["checkpoint"], split.cold_item_file)
@@ -102,7 +104,7 @@ def run_cold_items(model: str, dataset: str, config_file_list=None, config_dict:
         assert other_tokens == tokens
         rows[f"{llmemb.__name__} w/o SCFT"] = cold_and_warm(test, scorer(other))
     rows[llmemb.__name__] = cold_and_warm(test, scorer(extended))
-    if config["eval_cold_reference"]:
+    if settings.reference:
         rows.update(
             _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens, seed, fields)
         )
@@ -146,8 +148,9 @@ def _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens
 def _report(config, backbone: str, rows: dict, split, outcome: dict) -> list[str]:
     """``<results_dir>/<dataset>-<backbone>-cold-<key>.md/.json`` and ``-cold.png``; their paths."""
     key = key_of("cold report", outcome["llmemb"]["checkpoint"], sorted(split.cold))[:8]
-    stem = os.path.join(config["results_dir"], f"{config['dataset']}-{backbone}-cold-{key}")
-    os.makedirs(config["results_dir"], exist_ok=True)
+    results_dir = OutputSettings.from_config(config).results_dir
+    stem = os.path.join(results_dir, f"{config['dataset']}-{backbone}-cold-{key}")
+    os.makedirs(results_dir, exist_ok=True)
     first = next(iter(rows.values()))
     lines = [
         f"# Cold items: {config['dataset']}, {backbone}",
@@ -183,11 +186,12 @@ def _report(config, backbone: str, rows: dict, split, outcome: dict) -> list[str
 
 def _choice(config) -> str:
     """How the cold items were chosen, for the report's first line."""
-    if isinstance(config["eval_cold_items"], list | tuple):
+    settings = ColdItemSettings.from_config(config)
+    if isinstance(settings.items, list | tuple):
         return "listed ids"
-    if config["eval_cold_rule"] == "last":
+    if settings.rule == "last":
         return "the latest to appear"
-    return f"at random, seed {cold_seed(config)}"
+    return f"at random, seed {settings.seed}"
 
 
 def _plot(rows: dict, path: str) -> None:

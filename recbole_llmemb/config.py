@@ -14,6 +14,7 @@ from recbole.config import Config
 
 from .distributed import backend_for, is_distributed, is_main, local_rank, world_size
 from .option_rules import check_dataset_name, check_recbole_settings
+from .settings import LLMEmbModelSettings, OutputSettings
 
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(os.path.dirname(recbole.__file__), "properties")
@@ -135,12 +136,10 @@ class LLMEmbConfig(Config):
         # (an unknown metric, a text topk), and the Trainer only fails later on others.
         check_recbole_settings(final, self.internal_config_dict)
         # An LLMEmb model's own dropout: the plain backbone, built from the same files, keeps its own.
-        if final.get("llmemb_dropout_prob") is not None:
-            probability = float(final["llmemb_dropout_prob"])
-            if not 0.0 <= probability < 1.0:
-                raise ValueError(f"llmemb_dropout_prob: must be in [0, 1) or ~, got {probability}")
+        probability = LLMEmbModelSettings.from_config(final).dropout_prob
+        if probability is not None:
             for key in getattr(self.model_class, "dropout_keys", ()):
-                final[key] = probability
+                final[key] = float(probability)
         return final
 
     def _set_default_parameters(self):
@@ -250,14 +249,14 @@ def like_default(value, default):
 
 
 def config_get(config, key: str, default=None):
-    """``config[key]``, or ``default`` when the key is absent or None (RecBole Config or dict)."""
+    """RecBole's option ``config[key]``, or ``default`` when the key is absent or None (a RecBole
+    Config or a dict). For the few options a model's YAML may lack (GRU4Rec has no
+    ``initializer_range``); the plugin's own settings are read typed (:mod:`.settings`)."""
     value = config[key] if key in config else None
     return default if value is None else value
 
 
 def cache_dir(config) -> str:
     """Folder for this dataset's artifacts: ``llmemb_cache_dir`` or ``<checkpoint_dir>/llmemb``."""
-    root = config_get(config, "llmemb_cache_dir") or os.path.join(
-        config_get(config, "checkpoint_dir", "saved"), "llmemb"
-    )
+    root = OutputSettings.from_config(config).cache_dir or os.path.join(config["checkpoint_dir"], "llmemb")
     return os.path.join(root, config["dataset"])

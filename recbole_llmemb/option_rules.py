@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from types import MappingProxyType
 
+import torch
 from recbole.evaluator.register import metric_types, metrics_dict
 from recbole.utils import EvaluatorType
 
@@ -58,6 +60,10 @@ def one_of(*choices: str, case: bool = True) -> Callable:
         return None if isinstance(value, str) and value.lower() in folded else f"one of {', '.join(choices)}"
 
     return check
+
+
+def real(value) -> str | None:
+    return None if _is_number(value) else "a number"
 
 
 def boolean(value) -> str | None:
@@ -159,6 +165,50 @@ def intervals(value) -> str | None:
         if not (part and part[0] in "([" and part[-1] in ")]" and numbers):
             return "an interval such as '[5,inf)' or '(0,100]', several joined by ';'"
     return None
+
+
+def cold_items(value) -> str | None:
+    """Rule of ``eval_cold_items``: a share of the items, or their ids."""
+    if isinstance(value, list) and value:
+        return None
+    fraction = number(0, 1, low_open=True)(value) is None
+    return None if fraction else "a fraction in (0, 1) or a list of item ids"
+
+
+def auto_or_boolean(value) -> str | None:
+    return None if value in ("auto", True, False) else "auto, True or False"
+
+
+def torch_device(value) -> str | None:
+    """Rule of ``llm_device``: a device torch knows (cpu, cuda, cuda:1, mps)."""
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        return "a torch device such as cpu, cuda or cuda:1"
+    return None
+
+
+def increasing(value) -> str | None:
+    """Rule of group edges: strictly increasing whole numbers >= 1."""
+    if isinstance(value, list) and value and all(_is_int(x) and x >= 1 for x in value):
+        if value == sorted(set(value)):
+            return None
+    return "a strictly increasing list of whole numbers >= 1"
+
+
+def year_or_date(value) -> str | None:
+    """Rule of a date bound: a year (2019), a date, or a date as text ('2019-12-31': its form is
+    checked when the conversion reads it)."""
+    year = _is_int(value) and 1000 <= value <= 9999
+    if year or isinstance(value, date) or isinstance(value, str) and value.strip():
+        return None
+    return "a year (2019) or a quoted date ('2019-12-31')"
+
+
+def file_pair(value) -> str | None:
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(n, str) and n for n in value):
+        return None
+    return "[interactions file, items file]"
 
 
 PROBABILITY = number(0, 1)  # [0, 1)

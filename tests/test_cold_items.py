@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from recbole_llmemb.cold_start import reordered
-from recbole_llmemb.data.cold_items import choose_cold_items, cold_seed, cold_split, read_sequences
+from recbole_llmemb.data.cold_items import choose_cold_items, cold_split, read_sequences
 from recbole_llmemb.evaluation.cold_items import ColdTest, cold_and_warm, metrics, popularity_scorer, ranks
 from recbole_llmemb.quick_start import make_config
+from recbole_llmemb.settings import ColdItemSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,10 +28,10 @@ def test_choosing_cold_items_at_random_by_time_or_by_id():
     assert choose_cold_items(sequences, ["c"]) == ["c"]
     with pytest.raises(ValueError, match="eval_cold_items: 1 ids are not items"):
         choose_cold_items(sequences, ["zz"])
-    with pytest.raises(ValueError, match="eval_cold_items: a fraction in"):
-        choose_cold_items(sequences, 1.5)
-    with pytest.raises(ValueError, match="eval_cold_rule"):
-        choose_cold_items(sequences, 0.4, "newest")
+    with pytest.raises(ValueError, match="eval_cold_items: 1.5 is not a fraction in"):
+        ColdItemSettings.from_defaults(items=1.5)
+    with pytest.raises(ValueError, match="eval_cold_rule: 'newest' is not one of random, last"):
+        ColdItemSettings.from_defaults(rule="newest")
 
 
 def test_the_warm_data_holds_no_interaction_or_text_of_a_cold_item(base_config):
@@ -57,7 +58,7 @@ def test_seeds_share_one_split_unless_the_cold_seed_follows_the_seed(base_config
         config = make_config(
             "LLMEmbSASRec", "tiny", config_dict=dict(base_config, eval_cold_items=0.2, **settings)
         )
-        return cold_seed(config), cold_split(config, read_sequences(config)).cold
+        return ColdItemSettings.from_config(config).seed, cold_split(config, read_sequences(config)).cold
 
     assert split(seed=1) == split(seed=2) == split(seed=2, eval_cold_seed=2020)
     assert split(seed=2)[0] == 2020

@@ -10,8 +10,9 @@ import pytest
 
 from recbole_llmemb.data import MissingDatasetError, require_atomic_files
 from recbole_llmemb.data import convert as convert_module
-from recbole_llmemb.data.convert import convert_dataset, settings_from_config
+from recbole_llmemb.data.convert import conversion_plan, convert_dataset
 from recbole_llmemb.data.stats import format_statistics, read_statistics
+from recbole_llmemb.settings import overall_defaults
 
 
 def write_lines(path, lines, gz: bool = True, encoding: str = "utf-8") -> str:
@@ -92,14 +93,23 @@ def write_beauty(raw_dir) -> None:
     write_lines(raw_dir / "meta_Beauty.json.gz", BEAUTY_META)
 
 
-BEAUTY = {"convert_format": "amazon2014", "convert_category": "Beauty", "convert_kcore": 3}
+CONVERT_DEFAULTS = {k: v for k, v in overall_defaults().items() if k.startswith("convert_")}
+BEAUTY = {
+    **CONVERT_DEFAULTS,
+    "convert_format": "amazon2014",
+    "convert_category": "Beauty",
+    "convert_kcore": 3,
+}
+
+
+def plan(values: dict):
+    """The conversion of ``values`` over the package's ``convert_*`` defaults."""
+    return conversion_plan({**CONVERT_DEFAULTS, **values})
 
 
 def test_amazon2014_hand_computed(tmp_path):
     write_beauty(tmp_path / "raw")
-    report = convert_dataset(
-        "beauty", str(tmp_path / "raw"), str(tmp_path / "out"), settings_from_config(BEAUTY)
-    )
+    report = convert_dataset("beauty", str(tmp_path / "raw"), str(tmp_path / "out"), plan(BEAUTY))
     # After the repeat is dropped: U1 A B C, U2 A B C, U3 C A B D, U4 D E A, U5 A B. k=3 round 1:
     # A5 B4 C3 D2 E1 -> D, E go; U4 keeps [A] and U5 has 2: both go. Round 2: stable.
     assert read_rows(tmp_path / "out" / "beauty.inter") == [
@@ -169,7 +179,7 @@ def test_amazon2014_hand_computed(tmp_path):
 
 def test_repeats_kept_when_switched_off(tmp_path):
     write_beauty(tmp_path / "raw")
-    settings = settings_from_config({**BEAUTY, "convert_drop_duplicates": False})
+    settings = plan({**BEAUTY, "convert_drop_duplicates": False})
     report = convert_dataset("beauty", str(tmp_path / "raw"), str(tmp_path / "out"), settings)
     u1 = [row[1:] for row in read_rows(tmp_path / "out" / "beauty.inter") if row[0] == "U1"]
     assert u1 == [["A", "5.0", "100"], ["B", "4.0", "200"], ["C", "3.0", "300"], ["A", "2.0", "400"]]
@@ -219,7 +229,7 @@ def test_amazon2018_hand_computed_with_repeats(tmp_path):
     raw = tmp_path / "raw"
     write_lines(raw / "AMAZON_FASHION_5.json.gz", FASHION_REVIEWS)
     write_lines(raw / "meta_AMAZON_FASHION.json.gz", FASHION_META)
-    settings = settings_from_config(
+    settings = plan(
         {
             "convert_format": "amazon2018",
             "convert_category": "AMAZON_FASHION",
@@ -326,7 +336,7 @@ def test_yelp_dates_ratings_and_attributes(tmp_path):
         "convert_max_date": 2019,
         "convert_min_rating": 2,
     }
-    report = convert_dataset("yelp", str(raw), str(tmp_path / "out"), settings_from_config(config))
+    report = convert_dataset("yelp", str(raw), str(tmp_path / "out"), plan(config))
     # In range and rated >= 2: ua b1 b2, ub b1 b2 (ordered by date), ud b1 b3, ug b2.
     # k=2 round 1: b1 3, b2 3, b3 1 -> b3 goes; ud and ug have 1 item and go. Round 2: stable.
     inter = read_rows(tmp_path / "out" / "yelp.inter")
@@ -389,7 +399,7 @@ def test_movielens_latin1_titles_and_genres(tmp_path):
         "ml",
         str(raw),
         str(tmp_path / "out"),
-        settings_from_config({"convert_format": "movielens", "convert_kcore": 2}),
+        plan({"convert_format": "movielens", "convert_kcore": 2}),
     )
     assert read_rows(tmp_path / "out" / "ml.inter")[1:] == [
         ["1", "10", "5.0", "978300760"],
@@ -439,7 +449,7 @@ def test_interrupted_conversion_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(convert_module, "atomic_write", interrupted_inter)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        convert_dataset("beauty", str(tmp_path / "raw"), str(out), settings_from_config(BEAUTY))
+        convert_dataset("beauty", str(tmp_path / "raw"), str(out), plan(BEAUTY))
     assert sorted(os.listdir(out)) == ["beauty.item"]  # complete; no .inter, no temp file
     assert len(read_rows(out / "beauty.item")) == 4
     monkeypatch.setattr(convert_module, "atomic_write", real_atomic_write)
@@ -498,7 +508,7 @@ def test_dataset_yaml_gives_each_dataset_its_source(tmp_path, name, url):
     from recbole_llmemb.data.__main__ import dataset_settings
     from recbole_llmemb.data.convert import missing_files_message
 
-    settings = settings_from_config(dataset_settings(name, []))
+    settings = conversion_plan(dataset_settings(name, []))
     assert url in missing_files_message(name, str(tmp_path), settings, list(settings.raw_files))
 
 
@@ -537,14 +547,14 @@ def test_pipeline_config_converts_with_dataset_yaml(tmp_path):
 )
 def test_bad_settings_name_the_option(override, message):
     with pytest.raises(ValueError, match=message):
-        settings_from_config({**BEAUTY, **override})
+        plan({**BEAUTY, **override})
 
 
 def test_date_bounds():
     from datetime import date
 
     def bounds(low, high):
-        settings = settings_from_config({**BEAUTY, "convert_min_date": low, "convert_max_date": high})
+        settings = plan({**BEAUTY, "convert_min_date": low, "convert_max_date": high})
         return settings.min_time, settings.end_time
 
     assert bounds(2000, 2019) == (946684800, 1577836800)  # 2000-01-01, 2020-01-01 UTC

@@ -11,12 +11,14 @@ from recbole_llmemb.llm.item_table import ItemTable
 from recbole_llmemb.llm.loading import load_llm
 from recbole_llmemb.llm.table_export import embed_prompts
 from recbole_llmemb.llm.table_stage import MissingTableError, build_table, load_table, table_files
+from recbole_llmemb.settings import overall_defaults
 
 TOKENS = [f"i{n}" for n in range(1, 31)]
 
 
 def table_config(base_config, **overrides):
     config = {
+        **overall_defaults(),
         "dataset": "tiny",
         "model": "LLMEmbSASRec",
         "data_path": os.path.join(base_config["data_path"], "tiny"),

@@ -6,14 +6,19 @@ from recbole_llmemb.model.adapter import Adapter
 from recbole_llmemb.model.embedding_builder import condition_table
 from recbole_llmemb.model.llm_item_embedding import LLMItemEmbedding
 from recbole_llmemb.model.variants import HybridLLMItemEmbedding, residual_from_table
+from recbole_llmemb.settings import EmbeddingSettings
+
+LINEAR = {"activation": "none", "dropout": 0.0, "norm": "none"}  # the paper's adapter: one linear map
 
 
 def make(n_items=6, dim=8, out=4, hybrid=False, **kwargs):
     torch.manual_seed(0)
     table = torch.randn(n_items, dim)
     table[0] = 0
+    if hybrid:
+        kwargs.setdefault("residual_init", "zero")
     embedding_class = HybridLLMItemEmbedding if hybrid else LLMItemEmbedding
-    return embedding_class(table, Adapter(dim, out, [dim // 2]), out, **kwargs)
+    return embedding_class(table, Adapter(dim, out, [dim // 2], **LINEAR), out, **kwargs)
 
 
 def test_weight_is_adapted_table_with_zero_padding_row():
@@ -72,38 +77,39 @@ def test_without_adapter_the_table_width_must_match():
 
 
 def test_adapter_shapes_and_activation_option():
-    adapter = Adapter(8, 4, [6, 5], activation="relu", dropout=0.1)
+    adapter = Adapter(8, 4, [6, 5], activation="relu", dropout=0.1, norm="none")
     linears = [m for m in adapter if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(8, 6), (6, 5), (5, 4)]
     assert sum(isinstance(m, nn.ReLU) for m in adapter) == 2
-    paper = Adapter.from_config({"adapter_hidden_dims": None}, 128, 64)
+    paper = Adapter.from_settings(EmbeddingSettings.from_defaults(hidden_dims=None, **LINEAR), 128, 64)
     assert [(m.in_features, m.out_features) for m in paper if isinstance(m, nn.Linear)] == [
         (128, 64),
         (64, 64),
     ]
     assert not any(isinstance(m, (nn.ReLU, nn.GELU, nn.Dropout)) for m in paper)  # paper: linear only
-    with pytest.raises(ValueError, match="adapter_activation"):
-        Adapter(8, 4, activation="swish")
+    with pytest.raises(ValueError, match="adapter_activation: 'swish' is not one of"):
+        EmbeddingSettings.from_defaults(activation="swish")
 
 
 def test_adapter_dropout_acts_in_training_only_and_rejects_bad_values():
     torch.manual_seed(0)
-    adapter = Adapter.from_config({"adapter_hidden_dims": [16], "adapter_dropout": 0.5}, 8, 4)
+    settings = EmbeddingSettings.from_defaults(hidden_dims=[16], **{**LINEAR, "dropout": 0.5})
+    adapter = Adapter.from_settings(settings, 8, 4)
     assert [type(m).__name__ for m in adapter] == ["Dropout", "Linear", "Identity", "Dropout", "Linear"]
     x = torch.randn(32, 8)
     adapter.train()
     assert not torch.allclose(adapter(x), adapter(x))  # a fresh mask per call
     adapter.eval()
     assert torch.equal(adapter(x), adapter(x))
-    with pytest.raises(ValueError, match="adapter_dropout"):
-        Adapter(8, 4, [6], dropout=1.0)
+    with pytest.raises(ValueError, match=r"adapter_dropout: 1.0 is not a number in \[0, 1\)"):
+        EmbeddingSettings.from_defaults(dropout=1.0)
 
 
 def test_adapter_layernorm_option_and_bad_norm():
-    adapter = Adapter(8, 4, [6], activation="gelu", norm="layernorm")
+    adapter = Adapter(8, 4, [6], activation="gelu", dropout=0.0, norm="layernorm")
     assert [type(m).__name__ for m in adapter] == ["Linear", "LayerNorm", "GELU", "Linear"]
-    with pytest.raises(ValueError, match="adapter_norm"):
-        Adapter(8, 4, [6], norm="batch")
+    with pytest.raises(ValueError, match="adapter_norm: 'batch' is not one of none, layernorm"):
+        EmbeddingSettings.from_defaults(norm="batch")
 
 
 def test_table_conditioning_centres_or_standardises_item_rows_only():
@@ -116,8 +122,8 @@ def test_table_conditioning_centres_or_standardises_item_rows_only():
     assert torch.equal(standard[0], torch.zeros(3)) and torch.equal(table[0], torch.zeros(3))
     # The returned shift and scale reproduce each row's conditioning: how a later item is treated.
     assert torch.allclose((table[1:] - shift) / scale, standard[1:], atol=1e-6)
-    with pytest.raises(ValueError, match="llm_table_norm"):
-        condition_table(table, "whiten")
+    with pytest.raises(ValueError, match="llm_table_norm: 'whiten' is not one of"):
+        EmbeddingSettings.from_defaults(table_norm="whiten")
 
 
 def test_id_residual_hybrid_starts_as_llmemb_and_trains_per_item():
@@ -136,7 +142,7 @@ def test_a_table_initialised_residual_starts_at_the_first_components_times_the_i
     assert torch.allclose(hybrid.weight, plain.weight + expected)
     assert torch.equal(residual_from_table(torch.ones(2, 3), 5, 2.0), torch.tensor([[2.0] * 3 + [0.0] * 2] * 2))
     with pytest.raises(ValueError, match="item_id_residual_init: 'pca' is not one of"):
-        make(hybrid=True, residual_init="pca")
+        EmbeddingSettings.from_defaults(id_residual_init="pca")
 
 
 def test_row_lookup_gives_the_full_tables_rows_and_gradients():

@@ -15,7 +15,10 @@ from recbole_llmemb.evaluation.popularity import (
     training_item_popularity,
 )
 from recbole_llmemb.quick_start import make_config
+from recbole_llmemb.settings import EvaluationSettings
 from recbole_llmemb.training import train_and_test
+
+BOUNDS = (5, 10, 20, 40)  # longtail_group_bounds' default
 
 
 def sasrec_config(base_config, **overrides):
@@ -83,20 +86,24 @@ def test_history_lengths_count_training_interactions_beyond_the_length_cap(base_
 
 def test_groups_by_ratio_threshold_and_bounds():
     popularity = np.array([0, 10, 5, 3, 1, 0, 8, 40, 20])
-    ratio = PopularityGroups.build(popularity, head_ratio=0.25)  # 8 items: top 2 are 40 and 20
+    ratio = PopularityGroups.build(popularity, 0.25, None, BOUNDS)  # 8 items: top 2 are 40 and 20
     assert ratio.tail.tolist() == [False, True, True, True, True, True, True, False, False]
-    paper = PopularityGroups.build(popularity, tail_threshold=4)
+    paper = PopularityGroups.build(popularity, 0.2, 4, BOUNDS)
     assert paper.tail.tolist() == [False, False, False, True, True, True, False, False, False]
     assert paper.group.tolist() == [0, 2, 1, 0, 0, 0, 1, 4, 3]  # <5, 5-9, 10-19, 20-39, >=40
     assert paper.group_names() == ["<5", "5-9", "10-19", "20-39", ">=40"]
-    with pytest.raises(ValueError, match="longtail_group_bounds"):
-        PopularityGroups.build(popularity, bounds=[10, 5])
+    with pytest.raises(
+        ValueError, match=r"longtail_group_bounds: \[10, 5\] is not a strictly increasing list"
+    ):
+        EvaluationSettings.from_defaults(group_bounds=[10, 5])
+    with pytest.raises(ValueError, match=r"longtail_head_ratio: 1.0 is not a number in \(0, 1\)"):
+        EvaluationSettings.from_defaults(head_ratio=1.0)
 
 
 def test_metrics_per_group_on_a_hand_built_score_matrix(base_config):
     config = sasrec_config(base_config, topk=[2], metrics=["Hit", "NDCG"], valid_metric="NDCG@2")
     popularity = np.array([0, 50, 50, 1, 1, 1])  # items 1, 2 head; 3, 4, 5 tail (threshold 4)
-    groups = PopularityGroups.build(popularity, tail_threshold=4)
+    groups = PopularityGroups.build(popularity, 0.2, 4, BOUNDS)
     history = np.array([0, 3, 3, 10, 10])  # training interactions of users 1..4
     collector, evaluator = LongTailCollector(config), LongTailEvaluator(config, groups, history)
     scores = torch.tensor(

@@ -10,6 +10,7 @@ from recbole_llmemb.checkpoints import pretrain_key, training_settings
 from recbole_llmemb.data import MissingDatasetError, load_data
 from recbole_llmemb.fingerprints import key_of
 from recbole_llmemb.quick_start import make_config, prepare_table
+from recbole_llmemb.settings import overall_defaults
 from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
 
 
@@ -142,8 +143,14 @@ def test_pretrain_stage_trains_the_plain_backbone_without_the_llm(base_config):
 
 
 def test_reports_name_the_training_loss():
-    sampled = {"sampled_softmax_negatives": 64, "sampled_softmax_proposal": "uniform", "loss_type": "CE"}
-    assert quick_start._loss_name({"sampled_softmax_negatives": 0, "loss_type": "BPR"}) == "BPR"
+    defaults = overall_defaults()
+    sampled = {
+        **defaults,
+        "sampled_softmax_negatives": 64,
+        "sampled_softmax_proposal": "uniform",
+        "loss_type": "CE",
+    }
+    assert quick_start._loss_name({**defaults, "sampled_softmax_negatives": 0, "loss_type": "BPR"}) == "BPR"
     assert quick_start._loss_name(sampled) == "sampled softmax, 64 uniform negatives, log-Q corrected"
     popularity = {**sampled, "sampled_softmax_proposal": "popularity", "sampled_softmax_beta": 0.5}
     assert (

@@ -7,6 +7,7 @@ from recbole_llmemb import BACKBONES
 from recbole_llmemb.data import load_data
 from recbole_llmemb.model.alignment_loss import alignment_loss
 from recbole_llmemb.quick_start import make_config, prepare_table
+from recbole_llmemb.settings import RATSettings
 from recbole_llmemb.trainer import RATTrainer
 
 
@@ -31,10 +32,10 @@ def test_alignment_loss_values():
     assert math.isclose(equal.item(), math.log(4), rel_tol=1e-6)  # no signal: chance level
     a, b = torch.randn(5, 3), torch.randn(5, 3)
     assert not torch.isclose(alignment_loss(a, b, 1.0, "dot"), alignment_loss(a, b, 1.0, "cosine"))
-    with pytest.raises(ValueError, match="align_similarity"):
-        alignment_loss(a, b, 1.0, "l2")
-    with pytest.raises(ValueError, match="align_temperature"):
-        alignment_loss(a, b, 0.0)
+    with pytest.raises(ValueError, match="align_similarity: 'l2' is not one of cosine, dot"):
+        RATSettings.from_defaults(align_similarity="l2")
+    with pytest.raises(ValueError, match=r"align_temperature: 0.0 is not a number in \(0, inf\)"):
+        RATSettings.from_defaults(align_temperature=0.0)
 
 
 def test_rat_loss_is_model_loss_plus_weighted_alignment(base_config):

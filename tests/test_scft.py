@@ -11,13 +11,15 @@ from recbole_llmemb.llm.loading import load_llm
 from recbole_llmemb.llm.prompts import PromptTemplate, dataset_attributes
 from recbole_llmemb.llm.scft import run_scft
 from recbole_llmemb.llm.scft_loss import embed_texts, scft_loss
-from recbole_llmemb.llm.scft_settings import SCFTSettings
 from recbole_llmemb.llm.scft_trainer import train_scft
 from recbole_llmemb.llm.table_stage import build_table, table_files
 from recbole_llmemb.llm.views import ViewSampler, sample_view
+from recbole_llmemb.settings import SCFTSettings, overall_defaults
 
 TOKENS = [f"i{n}" for n in range(1, 31)]
-TEMPLATE = PromptTemplate(instruction="the item has following attributes : \n", list_fields=["genre"])
+TEMPLATE = PromptTemplate.from_defaults(
+    instruction="the item has following attributes : \n", list_fields=["genre"]
+)
 
 
 def build_llm_table(config, tokens, show_progress=False):
@@ -28,12 +30,14 @@ def build_llm_table(config, tokens, show_progress=False):
 
 def scft_config(base_config, **overrides):
     config = {
+        **overall_defaults(),
         "dataset": "tiny",
         "data_path": os.path.join(base_config["data_path"], "tiny"),
         "checkpoint_dir": base_config["checkpoint_dir"],
         "llm_path": base_config["llm_path"],
         "device": "cpu",
         "seed": 1,
+        "scft_seed": None,  # ~: SCFT takes RecBole's seed, 1
         "prompt_instruction": TEMPLATE.instruction,
         "prompt_fields": ["title", "genre", "year"],
         "prompt_list_fields": ["genre"],
@@ -64,13 +68,13 @@ def test_view_keeps_configured_number_of_attributes_in_random_order():
 
 def test_views_differ_within_an_epoch_and_are_fresh_or_frozen_across_epochs(base_config):
     attributes = tiny_attributes(base_config)
-    fresh = ViewSampler(attributes, TEMPLATE, SCFTSettings(seed=3))
+    fresh = ViewSampler(attributes, TEMPLATE, SCFTSettings.from_defaults(seed=3))
     first, second = fresh.views(0)
     assert len(first) == len(second) == 30
     assert sum(a != b for a, b in zip(first, second, strict=True)) > 10
     assert fresh.views(0) == (first, second)  # deterministic per (seed, epoch)
     assert fresh.views(1) != (first, second)
-    frozen = ViewSampler(attributes, TEMPLATE, SCFTSettings(seed=3, fresh_views=False))
+    frozen = ViewSampler(attributes, TEMPLATE, SCFTSettings.from_defaults(seed=3, fresh_views=False))
     assert frozen.views(1) == frozen.views(0) == (first, second)
     batches = fresh.batches(0)
     assert sorted(np.concatenate(batches)) == list(range(30)) and all(len(b) >= 2 for b in batches)
@@ -101,7 +105,9 @@ def fixed_batch_loss(model, tokenizer, sampler) -> float:
 def test_training_lowers_the_loss_and_changes_only_lora_weights(base_config, tmp_path):
     model, tokenizer = load_llm(base_config["llm_path"])
     base = {k: v.clone() for k, v in model.state_dict().items()}
-    settings = SCFTSettings(batch_size=8, max_steps=12, learning_rate=0.003, fresh_views=False, seed=1)
+    settings = SCFTSettings.from_defaults(
+        batch_size=8, max_steps=12, learning_rate=0.003, fresh_views=False, seed=1
+    )
     attributes = tiny_attributes(base_config)
     sampler = ViewSampler(attributes, TEMPLATE, settings)
     before = fixed_batch_loss(model, tokenizer, sampler)
@@ -123,7 +129,9 @@ def test_training_lowers_the_loss_and_changes_only_lora_weights(base_config, tmp
 
 def test_interrupted_run_resumes_at_its_checkpoint_with_the_same_result(base_config, tmp_path):
     attributes = tiny_attributes(base_config)
-    settings = SCFTSettings(batch_size=8, max_steps=6, checkpoint_every=2, learning_rate=0.003, seed=1)
+    settings = SCFTSettings.from_defaults(
+        batch_size=8, max_steps=6, checkpoint_every=2, learning_rate=0.003, seed=1
+    )
 
     def lora_state(result):
         return {k: v for k, v in result.model.state_dict().items() if "lora_" in k}
@@ -184,20 +192,23 @@ def test_run_scft_is_cached_by_settings_and_changes_the_exported_table(base_conf
 
 
 def test_scft_seed_is_apart_from_the_recommender_seed():
-    assert SCFTSettings.from_config({"seed": 2021}).seed == 2021  # unset: RecBole's seed
-    fixed = [SCFTSettings.from_config({"seed": s, "scft_seed": 2020}) for s in (2020, 2021)]
+    def settings(**values):
+        return SCFTSettings.from_config({**overall_defaults(), **values})
+
+    assert settings(seed=2021, scft_seed=None).seed == 2021  # ~: RecBole's seed
+    fixed = [settings(seed=s, scft_seed=2020) for s in (2020, 2021)]
     assert fixed[0].seed == fixed[1].seed == 2020 and fixed[0].key() == fixed[1].key()
-    assert SCFTSettings.from_config({"seed": 2020, "scft_seed": 5}).key() != fixed[0].key()
+    assert settings(seed=2020, scft_seed=5).key() != fixed[0].key()
 
 
 def test_scft_pools_as_the_table_does(base_config):
-    mean = SCFTSettings.from_config({"seed": 1})
-    last = SCFTSettings.from_config({"seed": 1, "llm_pooling": "last"})
+    mean = SCFTSettings.from_defaults(seed=1)
+    last = SCFTSettings.from_defaults(seed=1, pooling="last")
     assert (
         mean.pooling == "mean" and last.pooling == "last" and last.key() == {**mean.key(), "pooling": "last"}
     )
     with pytest.raises(ValueError, match="llm_pooling"):
-        SCFTSettings.from_config({"llm_pooling": "max"})
+        SCFTSettings.from_defaults(pooling="max")
     model, tokenizer = load_llm(base_config["llm_path"])
     texts = ["title is red", "title is blue night ; genre is drama"]
     with torch.no_grad():
@@ -211,9 +222,9 @@ def test_scft_pools_as_the_table_does(base_config):
 
 def test_bad_settings_name_the_option(base_config):
     with pytest.raises(ValueError, match="scft_batch_size"):
-        SCFTSettings.from_config({"scft_batch_size": 1})
+        SCFTSettings.from_defaults(batch_size=1)
     with pytest.raises(ValueError, match="scft_drop_ratio"):
-        SCFTSettings.from_config({"scft_drop_ratio": 1.0})
+        SCFTSettings.from_defaults(drop_ratio=1.0)
     with pytest.raises(ValueError, match="scft_lora_target_modules"):
         run_scft(scft_config(base_config, scft_lora_target_modules=["c_attn"]), TOKENS, show_progress=False)
 
@@ -222,7 +233,7 @@ def test_lora_on_the_last_layers_only(base_config):
     from recbole_llmemb.llm.lora import lora_model
 
     model, _ = load_llm(base_config["llm_path"])  # 2 decoder layers
-    wrapped = lora_model(model, SCFTSettings(lora_layers=1))
+    wrapped = lora_model(model, SCFTSettings.from_defaults(lora_layers=1))
     layers = {
         name.split("layers.")[1].split(".")[0] for name, _ in wrapped.named_parameters() if "lora_" in name
     }
@@ -236,7 +247,7 @@ def test_learnable_temperature_trains_and_gradient_checkpointing_gives_the_same_
     common = dict(batch_size=8, max_steps=3, learning_rate=0.003, seed=1, lora_dropout=0.0)
     model, tokenizer = load_llm(base_config["llm_path"])
     learned = train_scft(
-        model, tokenizer, attributes, TEMPLATE, SCFTSettings(learnable_temperature=True, **common),
+        model, tokenizer, attributes, TEMPLATE, SCFTSettings.from_defaults(learnable_temperature=True, **common),
         str(tmp_path / "tau"), show_progress=False,
     )  # fmt: skip
     tau = torch.load(tmp_path / "tau" / "checkpoint.pt", weights_only=False)["log_tau"].exp()
@@ -244,7 +255,7 @@ def test_learnable_temperature_trains_and_gradient_checkpointing_gives_the_same_
     runs = []
     for checkpointing in (False, True):
         model, tokenizer = load_llm(base_config["llm_path"])
-        settings = SCFTSettings(gradient_checkpointing=checkpointing, **common)
+        settings = SCFTSettings.from_defaults(gradient_checkpointing=checkpointing, **common)
         runs.append(
             train_scft(
                 model, tokenizer, attributes, TEMPLATE, settings, str(tmp_path / str(checkpointing)), False

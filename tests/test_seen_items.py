@@ -7,6 +7,7 @@ import torch
 from recbole_llmemb.data import load_data
 from recbole_llmemb.evaluation.seen_items import SeenItems, has_repeated_items, resolve
 from recbole_llmemb.quick_start import make_config
+from recbole_llmemb.settings import EvaluationSettings
 from recbole_llmemb.trainer import LongTailTrainer
 
 
@@ -43,8 +44,8 @@ def test_auto_finds_an_item_repeated_with_a_users_first_item(base_config, tmp_pa
 
 
 def test_an_unknown_setting_is_refused():
-    with pytest.raises(ValueError, match="eval_exclude_history: 'yes' is not one of auto, True, False"):
-        resolve("yes", None)
+    with pytest.raises(ValueError, match="eval_exclude_history: 'yes' is not auto, True or False"):
+        EvaluationSettings.from_defaults(exclude_history="yes")
 
 
 @pytest.mark.parametrize("setting", [True, False])

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import yaml
 
 from ..config import PROPERTIES_DIR
-from .convert import convert_dataset, settings_from_config
+from ..settings import ConversionSettings, overall_defaults
+from .convert import conversion_plan, convert_dataset
 from .errors import MissingDatasetError
 from .rawfiles import RawFileError
 from .stats import format_statistics, read_statistics, recbole_statistics
@@ -43,12 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def dataset_settings(name: str, overrides: Sequence[str]) -> dict:
-    """``properties/dataset/<name>.yaml`` with ``--convert_key=value`` overrides (YAML values)."""
+    """The ``convert_*`` defaults of ``properties/overall.yaml``, then ``properties/dataset/<name>.yaml``,
+    then ``--convert_key=value`` overrides (YAML values)."""
     path = os.path.join(PROPERTIES_DIR, "dataset", f"{name}.yaml")
-    settings: dict = {}
+    defaults = overall_defaults()
+    settings: dict = {one.key: defaults[one.key] for one in ConversionSettings.declared()}
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as handle:
-            settings = yaml.safe_load(handle) or {}
+            settings.update(yaml.safe_load(handle) or {})
     for option in overrides:
         key, sep, value = option[2:].partition("=")
         if not (option.startswith("--") and sep and key.startswith("convert_")):
@@ -65,7 +68,7 @@ def dataset_settings(name: str, overrides: Sequence[str]) -> dict:
 
 
 def run_convert(name: str, raw_dir: str | None, out_dir: str | None, overrides: Sequence[str]) -> int:
-    settings = settings_from_config(dataset_settings(name, overrides))
+    settings = conversion_plan(dataset_settings(name, overrides))
     out_dir = out_dir or os.path.join("dataset", name)
     report = convert_dataset(name, raw_dir or os.path.join(out_dir, "raw"), out_dir, settings)
     print(report.summary())

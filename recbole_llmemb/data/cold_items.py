@@ -21,8 +21,7 @@ from ..config import cache_dir, config_get
 from ..distributed import barrier, is_main
 from ..fingerprints import dataset_fingerprint, key_of
 from ..locks import artifact_lock
-
-COLD_RULES = ("random", "last")
+from ..settings import ColdItemSettings
 
 
 @dataclass
@@ -32,21 +31,6 @@ class ColdSplit:
     cold: list[str]  # item tokens, in the order they are added to a model
     data_path: str  # a data_path whose <dataset>/ holds the warm .inter and .item
     cold_item_file: str  # the .item rows of the cold items
-
-
-def cold_items_requested(config) -> bool:
-    """Whether ``config`` asks for the cold-item protocol (``eval_cold_items`` set)."""
-    value = config["eval_cold_items"] if "eval_cold_items" in config else None
-    return value not in (None, 0, 0.0, [])
-
-
-def cold_seed(config) -> int:
-    """The seed of the random choice: ``eval_cold_seed``, or RecBole's ``seed`` when it is ~.
-
-    Kept apart from ``seed`` so that runs over several seeds share one split, and with it one SCFT
-    run and one LLM table, as the leave-one-out split is shared."""
-    value = config_get(config, "eval_cold_seed")
-    return int(config_get(config, "seed", 0) if value is None else value)
 
 
 def choose_cold_items(
@@ -67,13 +51,9 @@ def choose_cold_items(
             )
         return [str(t) for t in setting]
     fraction = float(setting)
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"eval_cold_items: a fraction in (0, 1) or a list of item ids, got {setting}")
     count = max(1, round(fraction * len(items)))
     if rule == "last":
         return sorted(items, key=lambda item: (first_seen[item], item))[-count:]
-    if rule != "random":
-        raise ValueError(f"eval_cold_rule: '{rule}' is not one of {COLD_RULES}")
     chosen = np.random.default_rng([seed, 7]).choice(len(items), size=count, replace=False)
     return [items[i] for i in sorted(chosen)]
 
@@ -92,8 +72,10 @@ def read_sequences(config) -> dict[str, list[tuple[float, str]]]:
 def cold_split(config, sequences: dict[str, list[tuple[float, str]]]) -> ColdSplit:
     """The cold items of ``config`` (chosen among the items of ``sequences``, :func:`read_sequences`)
     and the warm data without them (written once, then reused)."""
-    rule = config_get(config, "eval_cold_rule", "random")
-    cold = choose_cold_items(sequences, config["eval_cold_items"], rule, cold_seed(config))
+    # The seed is apart from RecBole's seed (unless eval_cold_seed is ~): runs over several seeds
+    # share one split, and with it one SCFT run and one LLM table, as the leave-one-out split is shared.
+    settings = ColdItemSettings.from_config(config)
+    cold = choose_cold_items(sequences, settings.items, settings.rule, int(settings.seed))
     key = key_of("cold", dataset_fingerprint(config), sorted(cold))
     root = os.path.join(cache_dir(config), f"cold-{key}")
     folder = os.path.join(root, config["dataset"])

@@ -7,11 +7,11 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from ..atomic_write import atomic_write
-from ..config import config_get
+from ..settings import ConversionSettings
 from . import amazon2014, amazon2018, movielens, yelp
 from .errors import MissingDatasetError
 from .interactions import InteractionLog
@@ -27,21 +27,22 @@ FORMATS: dict[str, RawFormat] = {
 
 
 @dataclass
-class ConvertSettings:
-    """The ``convert_*`` settings of one dataset (see ``properties/dataset/<name>.yaml``)."""
+class ConversionPlan:
+    """What one conversion does: the ``convert_*`` settings resolved against the raw format (its
+    readers, file names, encoding and columns) and the dates as unix seconds."""
 
     format: RawFormat
-    category: str | None = None
-    interactions_file: str = ""
-    items_file: str = ""
-    kcore: int = 5
-    drop_duplicates: bool = True
-    min_time: int | None = None  # unix seconds, inclusive
-    end_time: int | None = None  # unix seconds, exclusive
-    min_rating: float | None = None
-    max_value_chars: int = 100
-    encoding: str = "utf-8"
-    item_fields: list[str] = field(default_factory=list)
+    category: str | None
+    interactions_file: str
+    items_file: str
+    kcore: int
+    drop_duplicates: bool
+    min_time: int | None  # unix seconds, inclusive
+    end_time: int | None  # unix seconds, exclusive
+    min_rating: float | None
+    max_value_chars: int
+    encoding: str
+    item_fields: list[str]
 
     @property
     def raw_files(self) -> tuple[str, str]:
@@ -76,54 +77,42 @@ def _date_bound(value: object, option: str, end: bool) -> int | None:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
 
 
-def settings_from_config(config) -> ConvertSettings:
-    """Conversion settings from a RecBole Config or a dict; one-line errors name the bad option."""
-    fmt_name = config_get(config, "convert_format")
-    if fmt_name not in FORMATS:
-        raise ValueError(f"convert_format: {fmt_name!r} is not one of {sorted(FORMATS)}")
-    fmt = FORMATS[fmt_name]
-    category = config_get(config, "convert_category")
-    if fmt.needs_category and not category:
+def conversion_plan(config) -> ConversionPlan:
+    """The conversion the ``convert_*`` settings of a RecBole Config (or a dict of them) ask for,
+    checked against the raw format; one-line errors name the bad option."""
+    settings = ConversionSettings.from_config(config)
+    if settings.format is None:
+        raise ValueError(f"convert_format: ~ names no format; give one of {sorted(FORMATS)}")
+    fmt = FORMATS[settings.format]
+    if fmt.needs_category and not settings.category:
         raise ValueError(
             f"convert_category: format {fmt.name} needs the category of the file names (e.g. Beauty)"
         )
-    names = config_get(config, "convert_files") or fmt.files(category)
-    if not (isinstance(names, list | tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)):
-        raise ValueError(f"convert_files: {names!r} is not [interactions file, items file]")
-    k = config_get(config, "convert_kcore", 5)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"convert_kcore: {k!r} is not a whole number >= 0 (0 or 1 switches it off)")
-    max_chars = config_get(config, "convert_max_value_chars", 100)
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
-        raise ValueError(f"convert_max_value_chars: {max_chars!r} is not a whole number >= 0 (0: no cut)")
-    min_rating = config_get(config, "convert_min_rating")
-    if min_rating is not None and (isinstance(min_rating, bool) or not isinstance(min_rating, int | float)):
-        raise ValueError(f"convert_min_rating: {min_rating!r} is not a number")
-    fields = list(config_get(config, "convert_item_fields", None) or fmt.item_columns)
+    names = settings.files or fmt.files(settings.category)
+    fields = list(settings.item_fields or fmt.item_columns)
     unknown = [name for name in fields if name not in fmt.item_columns]
     if unknown:
         raise ValueError(
             f"convert_item_fields: {unknown} not produced by format {fmt.name} (it has {list(fmt.item_columns)})"
         )
-    min_time = _date_bound(config_get(config, "convert_min_date"), "convert_min_date", end=False)
-    end_time = _date_bound(config_get(config, "convert_max_date"), "convert_max_date", end=True)
-    return ConvertSettings(
+    min_rating = settings.min_rating
+    return ConversionPlan(
         format=fmt,
-        category=category,
+        category=settings.category,
         interactions_file=names[0],
         items_file=names[1],
-        kcore=k,
-        drop_duplicates=bool(config_get(config, "convert_drop_duplicates", True)),
-        min_time=min_time,
-        end_time=end_time,
+        kcore=settings.kcore,
+        drop_duplicates=bool(settings.drop_duplicates),
+        min_time=_date_bound(settings.min_date, "convert_min_date", end=False),
+        end_time=_date_bound(settings.max_date, "convert_max_date", end=True),
         min_rating=None if min_rating is None else float(min_rating),
-        max_value_chars=max_chars,
-        encoding=check_encoding(config_get(config, "convert_encoding", fmt.encoding)),
+        max_value_chars=settings.max_value_chars,
+        encoding=check_encoding(settings.encoding or fmt.encoding),
         item_fields=fields,
     )
 
 
-def locate_raw_files(raw_dir: str, settings: ConvertSettings) -> tuple[dict[str, str], list[str]]:
+def locate_raw_files(raw_dir: str, settings: ConversionPlan) -> tuple[dict[str, str], list[str]]:
     """``({expected name: path found}, [expected names not found])`` in ``raw_dir``."""
     found, missing = {}, []
     for name in settings.raw_files:
@@ -136,7 +125,7 @@ def locate_raw_files(raw_dir: str, settings: ConvertSettings) -> tuple[dict[str,
 
 
 def missing_files_message(
-    name: str, folder: str, settings: ConvertSettings, missing: list[str], raw_dir: str | None = None
+    name: str, folder: str, settings: ConversionPlan, missing: list[str], raw_dir: str | None = None
 ) -> str:
     """One line: which raw files to get, from where, into which folder; or the atomic alternative."""
     raw_dir = raw_dir or os.path.join(folder, "raw")
@@ -182,7 +171,7 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConvertSettings) -> ConversionReport:
+def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConversionPlan) -> ConversionReport:
     """Convert the raw files in ``raw_dir`` into ``<out_dir>/<name>.inter`` and ``.item``.
 
     ``.item`` is written first and ``.inter`` last, each to a temp file renamed when complete:
@@ -233,7 +222,7 @@ def convert_dataset(name: str, raw_dir: str, out_dir: str, settings: ConvertSett
     return report
 
 
-def _read_interactions(path: str, settings: ConvertSettings, report: ConversionReport) -> InteractionLog:
+def _read_interactions(path: str, settings: ConversionPlan, report: ConversionReport) -> InteractionLog:
     """The raw interactions inside the date and rating filters; what was dropped goes to ``report``."""
     log = InteractionLog()
     for user, item, timestamp, rating in settings.format.read_interactions(
@@ -290,10 +279,10 @@ def _write_inter_file(path, fmt, log, sequences, user_names, item_names) -> None
             handle.write("".join(lines))
 
 
-def convert_from_config(config, settings: ConvertSettings | None = None) -> ConversionReport:
+def convert_from_config(config, settings: ConversionPlan | None = None) -> ConversionReport:
     """Convert ``<data_path>/raw/`` for a RecBole Config, logging the report."""
     name, folder = config["dataset"], config["data_path"]
-    settings = settings or settings_from_config(config)
+    settings = settings or conversion_plan(config)
     report = convert_dataset(name, os.path.join(folder, "raw"), folder, settings)
     for line in report.summary().splitlines():
         logger.info(line)

@@ -8,9 +8,9 @@ import os
 import shutil
 
 from ..atomic_write import atomic_write
-from ..config import config_get
 from ..locks import artifact_lock
-from .convert import convert_from_config, locate_raw_files, missing_files_message, settings_from_config
+from ..settings import ConversionSettings
+from .convert import conversion_plan, convert_from_config, locate_raw_files, missing_files_message
 from .errors import MissingDatasetError
 from .inter_check import check_inter_file
 
@@ -48,12 +48,12 @@ def require_atomic_files(config) -> str:
     inter = os.path.join(folder, f"{name}.inter")
     unpack_shipped_files(folder, name)
     if not os.path.isfile(inter):
-        if config_get(config, "convert_format") is None:
+        if ConversionSettings.from_config(config).format is None:
             raise MissingDatasetError(
                 f"dataset '{name}': {inter} not found; put the RecBole atomic files {name}.inter and"
                 f" {name}.item (item text for the prompts) in {folder}/, or set data_path"
             )
-        settings = settings_from_config(config)
+        settings = conversion_plan(config)
         _, missing = locate_raw_files(os.path.join(folder, "raw"), settings)
         if missing:
             raise MissingDatasetError(missing_files_message(name, folder, settings, missing))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from recbole.data.dataloader import TrainDataLoader
 
-REGIMES = ("prefix", "sequence")
+from ..settings import TrainingSettings
 
 
 def whole_sequence_rows(
@@ -101,7 +101,7 @@ def sequence_train_data(train_data, model):
     if hasattr(model, "MASK_ITEM_SEQ"):
         rows[seq_field], rows[len_field] = append_target(rows[seq_field], rows[len_field], rows[item_field])
     config = dataset.config
-    window = int(config["sequence_bucket_batches"] or 0)
+    window = int(TrainingSettings.from_config(config).bucket_batches)
     if window <= 0:
         return type(train_data)(config, dataset.copy(rows), train_data._sampler, shuffle=train_data.shuffle)
     return LengthBucketedLoader(

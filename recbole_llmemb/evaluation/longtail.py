@@ -17,8 +17,8 @@ from recbole.evaluator import Collector, Evaluator
 from recbole.evaluator.base_metric import TopkMetric
 from recbole.evaluator.collector import DataStruct
 
-from ..config import config_get
 from ..distributed import gather_to_all, is_distributed
+from ..settings import EvaluationSettings
 from .popularity import PopularityGroups
 
 TARGETS = "longtail.target_item"
@@ -93,7 +93,7 @@ class LongTailEvaluator(Evaluator):
         super().__init__(config)
         self.groups = groups
         self.history_lengths = history_lengths  # training interactions per internal user id
-        self.length_threshold = config_get(config, "longtail_user_length_threshold", None)
+        self.length_threshold = EvaluationSettings.from_config(config).user_length_threshold
 
     def row_masks(self, dataobject: DataStruct) -> dict[str, torch.Tensor]:
         masks = self.groups.target_masks(dataobject.get(TARGETS)) if self.groups is not None else {}

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config import config_get
-
-DEFAULT_GROUP_BOUNDS = (5, 10, 20, 40)
+from ..settings import EvaluationSettings
 
 
 def training_item_popularity(train_dataset, n_items: int) -> np.ndarray:
@@ -52,9 +50,9 @@ class PopularityGroups:
     def build(
         cls,
         popularity: np.ndarray,
-        head_ratio: float = 0.2,
-        tail_threshold: int | None = None,
-        bounds: Sequence[int] = DEFAULT_GROUP_BOUNDS,
+        head_ratio: float,
+        tail_threshold: int | None,
+        bounds: Sequence[int],
     ) -> PopularityGroups:
         """Tail = popularity < ``tail_threshold`` (the paper's rule), or else every item less
         popular than the item at the ``head_ratio`` rank (ties stay together, in the head)."""
@@ -62,15 +60,11 @@ class PopularityGroups:
         if tail_threshold is not None:
             cut, rule = int(tail_threshold), f"training popularity < {int(tail_threshold)}"
         else:
-            if not 0 < head_ratio < 1:
-                raise ValueError(f"longtail_head_ratio: must be in (0, 1), got {head_ratio}")
             ranked = np.sort(popularity[1:])[::-1]
             k = max(int(np.ceil(head_ratio * len(ranked))), 1)
             cut = int(ranked[k - 1])
             rule = f"outside the top {head_ratio:.0%} by training popularity (< {cut})"
         bounds = tuple(int(b) for b in bounds)
-        if list(bounds) != sorted(set(bounds)):
-            raise ValueError(f"longtail_group_bounds: must be strictly increasing, got {list(bounds)}")
         tail = popularity < cut
         tail[0] = False
         group = np.searchsorted(np.asarray(bounds), popularity, side="right")
@@ -78,11 +72,12 @@ class PopularityGroups:
 
     @classmethod
     def from_config(cls, config, popularity: np.ndarray) -> PopularityGroups:
+        settings = EvaluationSettings.from_config(config)
         return cls.build(
             popularity,
-            head_ratio=float(config_get(config, "longtail_head_ratio", 0.2)),
-            tail_threshold=config_get(config, "longtail_threshold", None),
-            bounds=config_get(config, "longtail_group_bounds", DEFAULT_GROUP_BOUNDS),
+            head_ratio=float(settings.head_ratio),
+            tail_threshold=settings.tail_threshold,
+            bounds=settings.group_bounds,
         )
 
     def group_names(self) -> list[str]:

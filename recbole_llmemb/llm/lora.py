@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .scft_settings import SCFTSettings
+from ..settings import SCFTSettings
 
 
 def lora_model(model, settings: SCFTSettings):

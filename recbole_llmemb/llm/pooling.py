@@ -20,16 +20,9 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
-POOLERS = {"mean": mean_pool, "last": last_token_pool}
-
-
-def check_pooling(pooling: str) -> str:
-    """``pooling`` if it names a pooler, else a ValueError naming ``llm_pooling``."""
-    if pooling not in POOLERS:
-        raise ValueError(f"llm_pooling: '{pooling}' is not one of {tuple(POOLERS)}")
-    return pooling
+POOLERS = {"mean": mean_pool, "last": last_token_pool}  # llm_pooling's choices
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
     """One vector per row of ``hidden``: ``pooling`` is ``mean`` or ``last`` (``llm_pooling``)."""
-    return POOLERS[check_pooling(pooling)](hidden, attention_mask)
+    return POOLERS[pooling](hidden, attention_mask)

@@ -6,38 +6,19 @@ import csv
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from ..config import config_get
 from ..data.inter_check import decoding_error
+from ..settings import PromptSettings
 
 logger = logging.getLogger(__name__)
 
-GENERIC_INSTRUCTION = "The item has the following attributes: \n"
 _warned: set[tuple[str, int, int]] = set()
 
 
-@dataclass
-class PromptTemplate:
-    """How one dataset's attributes become text: ``<instruction><name> is <value>; ...``."""
-
-    instruction: str = GENERIC_INSTRUCTION
-    fields: Sequence[str] | None = None  # None: every non-id column of the .item file
-    field_names: Mapping[str, str] = field(default_factory=dict)
-    list_fields: Sequence[str] = ()  # token_seq columns whose tokens are list items
-    max_value_chars: int = 100
-
-    @classmethod
-    def from_config(cls, config) -> PromptTemplate:
-        """Read ``prompt_*`` keys from a RecBole Config (or any mapping)."""
-
-        return cls(
-            instruction=config_get(config, "prompt_instruction", GENERIC_INSTRUCTION),
-            fields=config_get(config, "prompt_fields", None),
-            field_names=config_get(config, "prompt_field_names", {}),
-            list_fields=config_get(config, "prompt_list_fields", []),
-            max_value_chars=int(config_get(config, "prompt_max_value_chars", 100)),
-        )
+class PromptTemplate(PromptSettings):
+    """How one dataset's attributes become text: ``<instruction><name> is <value>; ...``
+    (``PromptTemplate.from_config(config)`` reads the ``prompt_*`` settings)."""
 
     def attribute_text(self, name: str, value: str) -> str:
         """Readable value: list tokens joined by ', ', ';' escaped, capped in length."""
@@ -183,7 +164,7 @@ def item_file_path(config) -> str:
 def prompt_fields(config) -> list[str]:
     """The ``.item`` columns the dataset's prompts are built from, in prompt order: ``prompt_fields``,
     else every column of the dataset's ``.item`` file but the id (its header is read)."""
-    fields = config_get(config, "prompt_fields", None)
+    fields = PromptSettings.from_config(config).fields
     if fields is not None:
         return list(fields)
     with open(item_file_path(config), encoding="utf-8", newline="") as handle:

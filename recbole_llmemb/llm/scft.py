@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..atomic_write import atomic_write
-from ..config import cache_dir, config_get
+from ..config import cache_dir
 from ..distributed import agree, barrier, is_main, world_size
 from ..fingerprints import CACHE_FORMAT_VERSION, key_of
 from ..locks import artifact_lock
 from ..records import ArtifactError
+from ..settings import SCFTSettings, TableSettings
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes
 from .rng import isolated_rng
-from .scft_settings import SCFTSettings
 from .scft_trainer import train_scft
 from .view_retrieval import view_retrieval
 from .views import Attributes
@@ -34,14 +34,11 @@ from .views import Attributes
 logger = logging.getLogger(__name__)
 
 
-def scft_enabled(config) -> bool:
-    return bool(config_get(config, "scft", True))
-
-
 def scft_key(
     llm_fingerprint: str, prompts: Mapping[str, Attributes], template: PromptTemplate, settings, dtype: str
 ) -> str:
-    """Changes with the LLM's files and precision, the items' attributes and rendering, and any SCFT setting."""
+    """Changes with the LLM's files and precision, the items' attributes and rendering, and every SCFT
+    setting that changes results (``settings.key()``: not the checkpoint interval or the check's size)."""
     attributes = sorted((token, list(map(list, pairs))) for token, pairs in prompts.items())
     return key_of("scft", llm_fingerprint, dtype, attributes, template.instruction, settings.key())
 
@@ -72,7 +69,9 @@ def scft_run(config, attributes: Mapping[str, Attributes]) -> SCFTOutcome:
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
     dtype = dtype_name(llm_device_and_dtype(config, "scft")[1])
-    key = scft_key(llm_fingerprint(config_get(config, "llm_path")), attributes, template, settings, dtype)
+    key = scft_key(
+        llm_fingerprint(TableSettings.from_config(config).llm_path), attributes, template, settings, dtype
+    )
     if world_size() > 1:  # the global batch is scft_batch_size x processes: another training run
         key = key_of(key, "processes", world_size())
     return SCFTOutcome(key, os.path.join(cache_dir(config), f"scft-{key}"))
@@ -121,7 +120,7 @@ def _finished_or_trained(
 
     settings = SCFTSettings.from_config(config)
     template = PromptTemplate.from_config(config)
-    llm_path = config_get(config, "llm_path")
+    llm_path = TableSettings.from_config(config).llm_path
     device, dtype = llm_device_and_dtype(config, "scft")
     logger.info(
         "SCFT: fine-tuning %s on %d items into %s, settings %s",

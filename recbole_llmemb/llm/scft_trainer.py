@@ -19,10 +19,10 @@ from ..atomic_write import atomic_write
 from ..distributed import barrier, gather_to_main, is_distributed, is_main, rank, world_size
 from ..progress import progress
 from ..records import ArtifactError
+from ..settings import SCFTSettings
 from .lora import lora_model
 from .prompts import PromptTemplate
 from .scft_loss import embed_texts, scft_loss
-from .scft_settings import SCFTSettings
 from .views import Attributes, ViewSampler
 
 logger = logging.getLogger(__name__)

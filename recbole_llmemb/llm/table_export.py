@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..atomic_write import atomic_write
-from ..config import config_get
 from ..progress import progress
+from ..settings import TableSettings
 from .loading import llm_device_and_dtype, load_finetuned_llm, load_llm, resolve_llm_path
 from .pooling import pool
 
@@ -68,11 +68,12 @@ def embed_prompts(
 
 
 def embedding_settings(config) -> dict:
-    """The settings that shape each pooled vector: batch size, truncation length, pooling."""
+    """:func:`embed_prompts`' settings: batch size, truncation length, pooling."""
+    settings = TableSettings.from_config(config)
     return {
-        "batch_size": int(config_get(config, "llm_batch_size", 16)),
-        "max_length": int(config_get(config, "llm_max_length", 128)),
-        "pooling": config_get(config, "llm_pooling", "mean"),
+        "batch_size": int(settings.batch_size),
+        "max_length": int(settings.max_length),
+        "pooling": settings.pooling,
     }
 
 
@@ -84,7 +85,8 @@ def export_item_vectors(
     Progress goes to ``partial`` every ``llm_checkpoint_every`` batches; a run that finds it resumes.
     """
     device, dtype = llm_device_and_dtype(config)
-    llm_path = config_get(config, "llm_path")
+    settings = TableSettings.from_config(config)
+    llm_path = settings.llm_path
     logger.info(
         "LLM item table: embedding %d items with %s%s",
         len(prompts),
@@ -115,7 +117,7 @@ def export_item_vectors(
         done=done,
         vectors=vectors,
         save=save_partial,
-        save_every=int(config_get(config, "llm_checkpoint_every", 50)),
+        save_every=int(settings.checkpoint_every),
         **embedding_settings(config),
     )
     require_finite(vectors, list(prompts))

@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import cache_dir, config_get
+from ..config import cache_dir
 from ..distributed import agree, barrier, gather_to_main, is_distributed, is_main, rank, world_size
 from ..fingerprints import file_sha256, key_of
 from ..locks import artifact_lock
 from ..records import read_record
+from ..settings import TableSettings
 from .item_table import ItemTable, check_pca_dim, reduce_pca
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, resolve_llm_path
-from .pooling import check_pooling
 from .prompts import PromptTemplate, dataset_attributes, prompt_fields, render_prompts
 from .rng import isolated_rng
-from .scft import SCFTOutcome, run_scft, scft_enabled, scft_run
+from .scft import SCFTOutcome, run_scft, scft_run
 from .table_export import export_item_vectors
 
 logger = logging.getLogger(__name__)
@@ -58,15 +58,16 @@ def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict |
     """
     if attributes is None:
         attributes = dataset_attributes(config, item_tokens)
+    settings = TableSettings.from_config(config)
     prompts = render_prompts(attributes, PromptTemplate.from_config(config))
-    scft = scft_run(config, attributes) if scft_enabled(config) else None
-    pooling = check_pooling(config_get(config, "llm_pooling", "mean"))
-    llm = llm_fingerprint(config_get(config, "llm_path"))
+    scft = scft_run(config, attributes) if settings.scft else None
+    llm = llm_fingerprint(settings.llm_path)
     dtype = dtype_name(llm_device_and_dtype(config)[1])
-    max_length = int(config_get(config, "llm_max_length", 128))
+    # The settings that shape the LLM's vectors; the LLM, its precision and SCFT run as their keys.
+    max_length, pooling = int(settings.max_length), settings.pooling
     key = key_of("table", llm, dtype, sorted(prompts.items()), pooling, max_length, scft and scft.key)
-    whiten = bool(config_get(config, "llm_pca_whiten", False))
-    seed = int(config_get(config, "seed", 0))
+    whiten = bool(settings.pca_whiten)
+    seed = int(config["seed"])
     pca_key = key_of("pca", key, dim, whiten, seed) if dim else None
     folder = cache_dir(config)
     reduced = os.path.join(folder, f"pca-{pca_key}.npz") if dim else None
@@ -103,14 +104,15 @@ def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool)
         return None
     vectors = _interleave(shares, len(tokens))
     table = ItemTable(tokens, vectors)
+    settings = TableSettings.from_config(config)
     inputs = {
-        "llm_path": resolve_llm_path(config_get(config, "llm_path")),
-        "llm_fingerprint": llm_fingerprint(config_get(config, "llm_path")),
+        "llm_path": resolve_llm_path(settings.llm_path),
+        "llm_fingerprint": llm_fingerprint(settings.llm_path),
         "llm_dtype": dtype_name(llm_device_and_dtype(config)[1]),
         "scft_key": files.scft.key if files.scft else None,
         "prompts_key": key_of(sorted(files.prompts.items())),
-        "llm_pooling": config_get(config, "llm_pooling", "mean"),
-        "llm_max_length": int(config_get(config, "llm_max_length", 128)),
+        "llm_pooling": settings.pooling,
+        "llm_max_length": int(settings.max_length),
         # What adding items checks a new .item file against (not in the key: the prompts are).
         "prompt_fields": prompt_fields(config),
     }
@@ -184,7 +186,7 @@ def _check_pca_size(config, files: TableFiles) -> None:
     """A PCA size the table cannot have, refused before the LLM runs (``reduce_pca`` would, after)."""
     if not files.reduced:
         return
-    items, llm_path = len(files.prompts), config_get(config, "llm_path")
+    items, llm_path = len(files.prompts), TableSettings.from_config(config).llm_path
     # A GGUF header takes seconds to parse: read it only when the item count alone does not settle it.
     if files.dim <= items and not os.path.isdir(resolve_llm_path(llm_path)):
         return
@@ -228,7 +230,7 @@ def table_file(config, item_tokens: Sequence[str], dim: int) -> tuple[str, str]:
 
     A missing table is a :class:`MissingTableError` naming the command that builds it.
     """
-    explicit = config_get(config, "llmemb_table_file")
+    explicit = TableSettings.from_config(config).table_file
     if explicit:
         if not os.path.isfile(explicit):
             raise MissingTableError(f"llmemb_table_file: {explicit} not found; give a table .npz that exists")
@@ -250,5 +252,5 @@ def table_file(config, item_tokens: Sequence[str], dim: int) -> tuple[str, str]:
 def load_table(config, item_tokens: Sequence[str], dim: int) -> ItemTable:
     """The table a model of ``config`` uses (:func:`table_file`), checked against its record."""
     path, key = table_file(config, item_tokens, dim)
-    explicit = bool(config_get(config, "llmemb_table_file"))
+    explicit = bool(TableSettings.from_config(config).table_file)
     return ItemTable.load(path, None if explicit else key, require_record=not explicit)

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..settings import SCFTSettings
 from .prompts import PromptTemplate
 from .scft_loss import embed_texts
-from .scft_settings import SCFTSettings
 from .views import Attributes, sample_view
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..settings import SCFTSettings
 from .prompts import PromptTemplate
-from .scft_settings import SCFTSettings
 
 Attributes = Sequence[tuple[str, str]]
 

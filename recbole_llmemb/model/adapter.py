@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ..config import config_get
+from ..settings import EmbeddingSettings
 
+# adapter_activation's choices: the layer each name puts between hidden layers.
 ACTIVATIONS = {"none": nn.Identity, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-NORMS = ("none", "layernorm")
 
 
 class Adapter(nn.Sequential):
@@ -23,17 +23,11 @@ class Adapter(nn.Sequential):
         self,
         in_dim: int,
         out_dim: int,
-        hidden_dims: Sequence[int] = (),
-        activation: str = "none",
-        dropout: float = 0.0,
-        norm: str = "none",
+        hidden_dims: Sequence[int],
+        activation: str,
+        dropout: float,
+        norm: str,
     ):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"adapter_activation: '{activation}' is not one of {sorted(ACTIVATIONS)}")
-        if norm not in NORMS:
-            raise ValueError(f"adapter_norm: '{norm}' is not one of {NORMS}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"adapter_dropout: {dropout} is not in [0, 1); use 0 to switch it off")
         dims = [in_dim, *hidden_dims, out_dim]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
@@ -47,13 +41,15 @@ class Adapter(nn.Sequential):
         super().__init__(*layers)
 
     @classmethod
-    def from_config(cls, config, in_dim: int, out_dim: int) -> Adapter:
-        """Read ``adapter_hidden_dims`` (None: the paper's ``[in_dim // 2]``), activation, dropout, norm."""
+    def from_settings(cls, settings: EmbeddingSettings, in_dim: int, out_dim: int) -> Adapter:
+        """The adapter of ``adapter_hidden_dims`` (None: the paper's ``[in_dim // 2]``), activation,
+        dropout and norm."""
+        hidden_dims = [max(in_dim // 2, 1)] if settings.hidden_dims is None else list(settings.hidden_dims)
         return cls(
             in_dim,
             out_dim,
-            hidden_dims=list(config_get(config, "adapter_hidden_dims", [max(in_dim // 2, 1)])),
-            activation=config_get(config, "adapter_activation", "none"),
-            dropout=float(config_get(config, "adapter_dropout", 0.0)),
-            norm=config_get(config, "adapter_norm", "none"),
+            hidden_dims=hidden_dims,
+            activation=settings.activation,
+            dropout=float(settings.dropout),
+            norm=settings.norm,
         )

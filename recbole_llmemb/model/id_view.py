@@ -13,9 +13,8 @@ from recbole.model.sequential_recommender.sasrec import SASRec
 from torch import nn
 
 from ..config import config_get
+from ..settings import TrainingSettings
 from .variants import residual_from_table
-
-INITS = ("table", "random")
 
 
 class IDView(nn.Module):
@@ -25,11 +24,9 @@ class IDView(nn.Module):
     components x ``initializer_range`` (RecBole's init scale); ``'random'`` keeps RecBole's init.
     """
 
-    def __init__(self, config, dataset, table: torch.Tensor, init: str = "table"):
+    def __init__(self, config, dataset, table: torch.Tensor, init: str):
         super().__init__()
-        if init not in INITS:
-            raise ValueError(f"llmemb_id_view_init: '{init}' is not one of {INITS}")
-        if int(config_get(config, "sampled_softmax_negatives", 0)) > 0:
+        if TrainingSettings.from_config(config).sampled_softmax_negatives > 0:
             raise ValueError(
                 "llmemb_id_view: scores every item through both views; set sampled_softmax_negatives: 0"
             )
@@ -49,4 +46,5 @@ class IDView(nn.Module):
 
 
 def init_scale(config) -> float:
+    """RecBole's ``initializer_range`` (0.02 where the backbone's YAML has none: GRU4Rec)."""
     return float(config_get(config, "initializer_range", 0.02))

@@ -3,7 +3,7 @@
 import torch
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from ..config import config_get
+from ..settings import LLMEmbModelSettings
 from .embedding_builder import build_llm_item_embedding
 from .id_view import IDView
 
@@ -24,9 +24,9 @@ class LLMEmbSASRec(SASRec):
         super().__init__(config, dataset)
         self.item_embedding = build_llm_item_embedding(config, dataset, config[self.embedding_size_key])
         self.id_view = None
-        if config_get(config, "llmemb_id_view", False):
-            init = config_get(config, "llmemb_id_view_init", "table")
-            self.id_view = IDView(config, dataset, self.item_embedding.table, init)
+        settings = LLMEmbModelSettings.from_config(config)
+        if settings.id_view:
+            self.id_view = IDView(config, dataset, self.item_embedding.table, settings.id_view_init)
 
     def forward(self, item_seq, item_seq_len):
         output = super().forward(item_seq, item_seq_len)

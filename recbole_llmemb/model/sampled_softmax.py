@@ -16,11 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import config_get
+from ..settings import TrainingSettings
 from .llm_item_embedding import batch_item_ids
 from .sequence_loss import sequence_queries, sequence_targets
-
-PROPOSALS = ("uniform", "popularity")
 
 
 def query_vectors(
@@ -57,8 +55,6 @@ class SampledSoftmaxLoss:
         beta: float = 1.0,
         every_position: bool = False,
     ):
-        if proposal not in PROPOSALS:
-            raise ValueError(f"sampled_softmax_proposal: '{proposal}' is not one of {PROPOSALS}")
         counts = torch.as_tensor(np.asarray(target_counts, dtype=np.float64))
         counts[0] = 0.0  # the padding id is never a candidate
         self.model, self.n_negatives = model, int(n_negatives)
@@ -70,13 +66,14 @@ class SampledSoftmaxLoss:
 
     @classmethod
     def from_config(cls, config, model, target_counts: np.ndarray) -> SampledSoftmaxLoss:
+        settings = TrainingSettings.from_config(config)
         return cls(
             model,
-            int(config_get(config, "sampled_softmax_negatives", 0)),
+            int(settings.sampled_softmax_negatives),
             target_counts,
-            config_get(config, "sampled_softmax_proposal", "uniform"),
-            float(config_get(config, "sampled_softmax_beta", 1.0)),
-            every_position=config_get(config, "train_regime", "prefix") == "sequence",
+            settings.sampled_softmax_proposal,
+            float(settings.sampled_softmax_beta),
+            every_position=settings.regime == "sequence",
         )
 
     def target_ids(self, interaction) -> torch.Tensor:

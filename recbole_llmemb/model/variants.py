@@ -7,8 +7,6 @@ from torch import nn
 
 from .llm_item_embedding import LLMItemEmbedding
 
-RESIDUAL_INITS = ("zero", "table")
-
 
 def residual_from_table(rows: torch.Tensor, out_dim: int, scale: float) -> torch.Tensor:
     """``[len(rows), out_dim]``: the first ``out_dim`` components of the (standardised PCA) table
@@ -34,11 +32,9 @@ class HybridLLMItemEmbedding(LLMItemEmbedding):
         table: torch.Tensor,
         adapter: nn.Module | None,
         out_dim: int,
-        residual_init: str = "zero",
+        residual_init: str,
         **kwargs,
     ):
-        if residual_init not in RESIDUAL_INITS:
-            raise ValueError(f"item_id_residual_init: '{residual_init}' is not one of {RESIDUAL_INITS}")
         super().__init__(table, adapter, out_dim, **kwargs)
         if residual_init == "table":
             start = residual_from_table(self.table.detach(), out_dim, kwargs.get("init_std", 0.02))

@@ -6,12 +6,12 @@ import numpy as np
 from recbole.trainer import Trainer
 
 from ..compat import CheckpointCompatMixin
-from ..config import config_get
 from ..evaluation import seen_items
 from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
 from ..progress import RecBoleProgressMixin
+from ..settings import EvaluationSettings
 from .distributed_training import DistributedTrainingMixin
 from .recommendation_loss import RecommendationLossMixin
 
@@ -29,9 +29,10 @@ class LongTailEvaluationMixin:
         super().__init__(config, model, *args, **kwargs)
         self.eval_collector = LongTailCollector(config)
         self.evaluator = LongTailEvaluator(config)
-        self.eval_negatives = int(config_get(config, "eval_negatives", 0))
+        settings = EvaluationSettings.from_config(config)
+        self.eval_negatives = int(settings.negatives)
         self.fixed_negatives: FixedNegatives | None = None
-        self.exclude_history_setting = config_get(config, "eval_exclude_history", "auto")
+        self.exclude_history_setting = settings.exclude_history
         self.exclude_history: bool | None = None  # resolved from the data
         self.seen_items: seen_items.SeenItems | None = None
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from ..compat import load_recbole_checkpoint
-from ..config import config_get
 from ..model.alignment_loss import alignment_loss
 from ..model.llm_item_embedding import batch_item_ids
+from ..settings import RATSettings
 from .longtail_trainer import LongTailTrainer
 
 
@@ -43,12 +43,13 @@ class RATTrainer(LongTailTrainer):
 
     def __init__(self, config, model, align_target: torch.Tensor | None = None):
         super().__init__(config, model)
-        self.align_weight = float(config["align_weight"] or 0.0)
-        self.align_temperature = float(config["align_temperature"] or 1.0)
-        self.align_similarity = config["align_similarity"] or "cosine"
-        self.align_max_items = int(config_get(config, "align_max_items", 0) or 0)
+        settings = RATSettings.from_config(config)
+        self.align_weight = float(settings.align_weight)
+        self.align_temperature = float(settings.align_temperature)
+        self.align_similarity = settings.align_similarity
+        self.align_max_items = int(settings.align_max_items)
         if self.align_weight > 0 and align_target is None:
-            checkpoint = config["pretrained_srs_file"]
+            checkpoint = settings.pretrained_srs_file
             if not checkpoint:
                 raise ValueError(
                     "pretrained_srs_file: align_weight > 0 needs the plain backbone's checkpoint;"
@@ -65,7 +66,7 @@ class RATTrainer(LongTailTrainer):
 
     def _build_optimizer(self, **kwargs):
         """RecBole's optimizer; with ``adapter_learning_rate`` the adapter gets a group of its own."""
-        adapter_lr = config_get(self.config, "adapter_learning_rate")
+        adapter_lr = RATSettings.from_config(self.config).adapter_learning_rate
         embedding = getattr(self.model, "item_embedding", None)
         if adapter_lr is None or "params" in kwargs or not hasattr(embedding, "adapter"):
             return super()._build_optimizer(**kwargs)

@@ -3,11 +3,11 @@ backbones and LLMEmb models alike."""
 
 from __future__ import annotations
 
-from ..config import config_get
 from ..data.sequence_examples import sequence_train_data
 from ..evaluation.popularity import training_item_popularity
 from ..model.sampled_softmax import SampledSoftmaxLoss
 from ..model.sequence_loss import SequenceCrossEntropy
+from ..settings import TrainingSettings
 
 
 class RecommendationLossMixin:
@@ -21,14 +21,15 @@ class RecommendationLossMixin:
 
     @property
     def train_regime(self) -> str:
-        return config_get(self.config, "train_regime", "prefix")
+        return TrainingSettings.from_config(self.config).regime
 
     def _every_position(self) -> bool:
         return self.train_regime == "sequence" and not hasattr(self.model, "MASK_ITEM_SEQ")
 
     def _build_losses(self, train_data) -> None:
         """The sampled softmax from the training split's target counts (RecBole's prefix rows)."""
-        if self.sampled_softmax is None and int(config_get(self.config, "sampled_softmax_negatives", 0)) > 0:
+        negatives = TrainingSettings.from_config(self.config).sampled_softmax_negatives
+        if self.sampled_softmax is None and negatives > 0:
             if self.config["loss_type"] != "CE":
                 raise ValueError(
                     f"sampled_softmax_negatives: replaces the CE loss; loss_type is {self.config['loss_type']}:"
