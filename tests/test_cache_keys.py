@@ -1,5 +1,7 @@
 """Cache keys hold the settings that change results and nothing else: a runtime-only setting never retrains."""
 
+import os
+import re
 import shutil
 
 import pytest
@@ -10,6 +12,7 @@ from recbole_llmemb.quick_start import make_config
 from recbole_llmemb.settings import Effect, declared_settings
 from recbole_llmemb.settings.recbole_options import RECBOLE_INPUTS, RECBOLE_RUNTIME
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKENS = [f"i{n}" for n in range(1, 31)]  # the tiny dataset's items
 
 # Another valid value of each setting that must leave every key alone.
@@ -119,3 +122,23 @@ def test_a_setting_that_changes_results_changes_the_keys_of_what_it_shapes(scft_
     assert key not in declared_settings() or declared_settings()[key].effect is Effect.RESULT
     before, after = keys(scft_on), keys({**scft_on, **change})
     assert {name for name in before if before[name] != after[name]} == changed
+
+
+def test_the_configuration_reference_lists_what_each_setting_outside_the_keys_changes():
+    text = open(os.path.join(ROOT, "docs", "configuration.md"), encoding="utf-8").read()
+    section = text[text.index("## Cache keys: what changes results") :]
+    rows = re.findall(r"^\| (nothing|the report|results)[^|]*\| (.*) \|$", section, re.M)
+    declared = declared_settings()
+    listed = {}
+    for kind, names in rows:
+        for name in re.findall(r"`([\w*]+)`", names):
+            expanded = (
+                [key for key in declared if key.startswith(name[:-1])] if name.endswith("*") else [name]
+            )
+            listed.update((key, kind) for key in expanded)
+    effects = {"nothing": Effect.RUNTIME, "the report": Effect.REPORT, "results": Effect.INDIRECT}
+    expected = {key: one.effect for key, one in declared.items() if not one.in_key}
+    expected.update(
+        dict.fromkeys(RECBOLE_RUNTIME, Effect.RUNTIME) | dict.fromkeys(RECBOLE_INPUTS, Effect.INDIRECT)
+    )
+    assert {key: effects[kind] for key, kind in listed.items()} == expected
