@@ -1,28 +1,28 @@
 """Where trained models are cached, under a key of everything that shapes their training.
 
 A key holds the settings that change results (each plugin setting declares whether it does) and
-the contents of the inputs:
-the ``.inter`` file for every model; for an LLMEmb model also its item table's key (which holds
-the LLM, SCFT and item text) and its alignment target's key. Paths never enter a key, so a
+the contents of the inputs: the ``.inter`` file for every model; for an LLMEmb model also its item
+table's key (which holds the LLM, SCFT and item text) and its alignment target's key. Paths never enter a key, so a
 copied dataset, model or ``saved/`` folder is reused, and an edited file never is.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from .config import cache_dir
 from .distributed import world_size
 from .fingerprints import dataset_fingerprint, file_sha256, key_of
 from .records import read_record
-from .settings import RATSettings, declared_settings
+from .settings import Declared, RATSettings, declared_settings
 from .settings.recbole_options import PROCESS_SETTINGS, RECBOLE_INPUTS, RECBOLE_RUNTIME
 
 # RecBole's options that no key holds; every other one is in the keys, a key neither knows too.
 _RECBOLE_LEFT_OUT = RECBOLE_RUNTIME | RECBOLE_INPUTS | PROCESS_SETTINGS
 
 
-def _in_key(key: str, declared: dict, plain: bool) -> bool:
+def _in_key(key: str, declared: Mapping[str, Declared], plain: bool) -> bool:
     one = declared.get(key)
     if one is None:
         return key not in _RECBOLE_LEFT_OUT

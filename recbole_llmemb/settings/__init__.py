@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import get_type_hints
 
 from .cold_items import ColdItemSettings
@@ -46,7 +47,7 @@ class LLMEmbSettings:
     @classmethod
     def from_config(cls, config: Mapping) -> LLMEmbSettings:
         """Every group of ``config``, each setting checked by its rule (a one-line ValueError)."""
-        return cls(**{name: group.from_config(config) for name, group in get_type_hints(cls).items()})
+        return cls(**{name: group.from_config(config) for name, group in GROUPS.items()})
 
 
 # The groups by their name in LLMEmbSettings.
@@ -54,8 +55,8 @@ GROUPS: dict[str, type[SettingsGroup]] = get_type_hints(LLMEmbSettings)
 
 
 @lru_cache(maxsize=1)
-def declared_settings() -> dict[str, Declared]:
-    """Every plugin setting by its config key."""
+def declared_settings() -> Mapping[str, Declared]:
+    """Every plugin setting by its config key (read-only)."""
     declared: dict[str, Declared] = {}
     for group in GROUPS.values():
         for one in group.declared():
@@ -64,7 +65,7 @@ def declared_settings() -> dict[str, Declared]:
                     f"{one.key}: declared by {declared[one.key].group.__name__} and {group.__name__}"
                 )
             declared[one.key] = one
-    return declared
+    return MappingProxyType(declared)
 
 
 __all__ = [
