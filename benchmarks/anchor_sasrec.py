@@ -76,7 +76,7 @@ class AnchorSASRec(SASRec):
                 nn.init.xavier_normal_(module.weight)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
-        with torch.no_grad():  # RecBole's scoring includes row 0: keep it the zero vector it is there
+        with torch.no_grad():  # the public model scores no padding item; RecBole's scores row 0: start it at 0
             self.item_embedding.weight[0].zero_()
 
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
