@@ -1,7 +1,8 @@
 """Every fix that RecBole 1.2.1 needs on today's stack, in one place.
 
 - numpy 2 removed ``np.float_``/``np.complex_``/``np.unicode_``, which RecBole's ``Config``
-  aliases on construction: restore them (only where missing, so numpy 1 is untouched).
+  aliases on construction, and ``np.float``, which its metrics (NDCG, MRR, MAP) read and only
+  that ``Config`` sets: restore them (only where missing, so numpy 1 is untouched).
 - ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
   whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole checkpoints (they pickle
@@ -26,11 +27,12 @@ from recbole.utils import init_logger as recbole_init_logger
 from .records import read_record, verified_record
 from .safe_checkpoints import read_checkpoint
 
-_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
+_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_", "float": "float64"}
 
 
 def restore_numpy_aliases() -> None:
-    """Give numpy 2 back the aliases that RecBole's ``Config.compatibility_settings`` reads."""
+    """Give numpy 2 back the aliases that RecBole's ``Config.compatibility_settings`` reads, and the
+    ``np.float`` it sets (a metric computed before any ``Config`` is made needs it)."""
     for old, new in _NUMPY_ALIASES.items():
         if not hasattr(np, old):
             setattr(np, old, getattr(np, new))
