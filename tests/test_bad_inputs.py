@@ -463,6 +463,7 @@ def _without_write_permission() -> list[str]:
     return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
 
 
+@pytest.mark.slow
 def test_a_read_only_saved_folder_serves_a_rerun_that_only_reads(base_config, capsys, tmp_path):
     code, first = run_cli(base_config, capsys)
     assert code == 0

@@ -253,6 +253,7 @@ def test_plain_model_keeps_its_trained_rows_and_gets_initial_rows_for_cold_items
     assert torch.equal(again.item_embedding.weight, grown.item_embedding.weight)  # seeded
 
 
+@pytest.mark.slow
 def test_the_cold_item_run_reports_every_method_from_the_command_line(base_config, tmp_path):
     settings = dict(base_config, eval_cold_items=0.2, dataset="tiny", scft=True)
     settings.pop("load_col")
