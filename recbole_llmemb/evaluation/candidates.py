@@ -17,7 +17,7 @@ from .seen_items import SeenItems
 def restrict_to_candidates(
     scores: torch.Tensor,
     users: torch.Tensor,
-    windows: torch.Tensor,
+    windows: torch.Tensor | None,
     positive_u: torch.Tensor,
     positive_i: torch.Tensor,
     negatives: FixedNegatives | None = None,
@@ -25,8 +25,8 @@ def restrict_to_candidates(
 ) -> torch.Tensor:
     """``scores`` ``[rows, n_items]`` with -inf at every item that is not a candidate of its row.
 
-    ``users`` and ``windows`` (the input item ids) per row; ``(positive_u, positive_i)``: each
-    row's target, as RecBole's evaluation batches give them.
+    ``users`` and ``windows`` (the input item ids, read only with ``seen``) per row;
+    ``(positive_u, positive_i)``: each row's target, as RecBole's evaluation batches give them.
     """
     rows, targets = positive_u.cpu(), positive_i.cpu()
     if negatives is not None:

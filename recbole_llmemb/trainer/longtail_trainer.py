@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from recbole.evaluator import Collector, Evaluator
 from recbole.trainer import Trainer
@@ -14,6 +13,7 @@ from ..config import config_get
 from ..data.sequence_examples import sequence_train_data
 from ..distributed import barrier, is_main
 from ..evaluation import seen_items
+from ..evaluation.candidates import restrict_to_candidates
 from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
@@ -137,26 +137,31 @@ class LongTailTrainer(Trainer):
 
     def mask_candidates(self, interaction, scores, positive_u, positive_i) -> torch.Tensor:
         """``scores`` at -inf outside the fixed negatives and on the user's earlier items; a target
-        stays a candidate."""
-        if self.eval_negatives:
-            if self.fixed_negatives is None:
-                raise ValueError(
-                    "eval_negatives: call trainer.set_eval_dataset(dataset) with the dataset before the split"
-                )
-            keep = self.fixed_negatives.candidate_mask(interaction[self.config["USER_ID_FIELD"]].cpu())
-            keep[positive_u.cpu(), positive_i.cpu()] = True
-            scores = scores.masked_fill(~keep.to(scores.device), -np.inf)
-        if self.exclude_history:
-            if self.seen_items is None:
-                raise ValueError(
-                    "eval_exclude_history: call trainer.set_popularity(train_data) before evaluating"
-                )
-            users = interaction[self.config["USER_ID_FIELD"]].cpu()
-            window = interaction[self.config["ITEM_ID_FIELD"] + self.config["LIST_SUFFIX"]]
-            seen = self.seen_items.mask(users, window)
-            seen[positive_u.cpu(), positive_i.cpu()] = False  # a repeated target stays a candidate
-            scores = scores.masked_fill(seen.to(scores.device), -np.inf)
-        return scores
+        stays a candidate (:func:`~recbole_llmemb.evaluation.candidates.restrict_to_candidates`)."""
+        if not self.eval_negatives and not self.exclude_history:
+            return scores
+        if self.eval_negatives and self.fixed_negatives is None:
+            raise ValueError(
+                "eval_negatives: call trainer.set_eval_dataset(dataset) with the dataset before the split"
+            )
+        if self.exclude_history and self.seen_items is None:
+            raise ValueError(
+                "eval_exclude_history: call trainer.set_popularity(train_data) before evaluating"
+            )
+        windows = (
+            interaction[self.config["ITEM_ID_FIELD"] + self.config["LIST_SUFFIX"]]
+            if self.exclude_history
+            else None
+        )
+        return restrict_to_candidates(
+            scores,
+            interaction[self.config["USER_ID_FIELD"]],
+            windows,
+            positive_u,
+            positive_i,
+            self.fixed_negatives if self.eval_negatives else None,
+            self.seen_items if self.exclude_history else None,
+        )
 
     def _full_sort_batch_eval(self, batched_data):
         interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
