@@ -86,13 +86,13 @@ def run_one(folder: str, table: str, variant: str, steps: int) -> dict:
     trainer = (RATTrainer if llmemb else LongTailTrainer)(config, model)
     if sampled:  # what the trainer builds at its first epoch
         counts = training_item_popularity(train_data.dataset, model.n_items)
-        trainer.sampled_softmax = SampledSoftmaxLoss.from_config(config, model, counts)
+        trainer.recommendation_loss.sampled_softmax = SampledSoftmaxLoss.from_config(config, model, counts)
     if variant.endswith("full ranking"):
         return {**full_ranking_cost(model, test_data, batches=10), "items": model.n_items - 1}
     if llmemb:
-        loss = trainer.rat_loss
+        loss = trainer.batch_loss
     else:
-        loss = lambda batch: ((trainer.sampled_softmax or model.calculate_loss)(batch),)  # noqa: E731
+        loss = lambda batch: ((trainer.recommendation_loss.sampled_softmax or model.calculate_loss)(batch),)  # noqa: E731
     batches = list(itertools.islice(train_data, steps + WARMUP))
     return {"s_per_step": seconds_per_step(trainer, batches, loss), "items": model.n_items - 1}
 

@@ -142,11 +142,11 @@ def main() -> None:
             model = llmemb_class(config, train_data.dataset)
             target = torch.randn(model.n_items, config[llmemb_class.embedding_size_key])
             trainer = RATTrainer(config, model, align_target=target)
-            loss = trainer.rat_loss
+            loss = trainer.batch_loss
         else:
             trainer, loss = build(model_config_), None
-        trainer._build_losses(train_data)
-        every_position = trainer._every_position()
+        trainer.recommendation_loss.build(train_data)
+        every_position = trainer.recommendation_loss.every_position()
         data = sequence_train_data(train_data, trainer.model) if regime == "sequence" else train_data
         seconds, steps, tflop = timed_epoch(trainer, data, every_position, loss)
         rows.append((name, seconds, steps, tflop))

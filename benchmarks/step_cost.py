@@ -130,10 +130,10 @@ def main() -> None:
         rat = RATTrainer(config, model, align_target=target)
         if "K" in change:
             model.item_embedding.row_lookup = True
-            rat.sampled_softmax = SampledSoftmaxLoss(model, args.negatives, counts)
-        rows.append((name, seconds_per_step(rat, batches, rat.rat_loss)))
+            rat.recommendation_loss.sampled_softmax = SampledSoftmaxLoss(model, args.negatives, counts)
+        rows.append((name, seconds_per_step(rat, batches, rat.batch_loss)))
         if args.profile and name == "LLMEmb, alignment":
-            profile = profile_steps(rat, batches, rat.rat_loss, args.profile)
+            profile = profile_steps(rat, batches, rat.batch_loss, args.profile)
     if config["loss_type"] == "CE":
         rows.append(plain_row(f"plain {args.model}, sampled softmax K={args.negatives}", args.negatives))
 

@@ -4,7 +4,8 @@
 on the warm data (SCFT, table and PCA see only warm items' text; plain and LLMEmb train on warm
 interactions), adds the cold items to the trained LLMEmb model from their text
 (:func:`~recbole_llmemb.add_items.add_items`), and tests every method on each user's last
-interaction of the whole data (:mod:`.evaluation.cold_items`): LLMEmb, LLMEmb without SCFT, the
+interaction of the whole data, its leave-one-out test rows, with the main evaluator's candidates
+and metrics (:mod:`.evaluation.cold_items`): LLMEmb, LLMEmb without SCFT, the
 plain backbone (cold items get its initialiser's rows: RecBole cannot score an item it did not
 see, and a row no training step touched is what such an item would have), popularity, the
 text-only nearest neighbour of the user's last item, and (``eval_cold_reference``) both models
@@ -27,6 +28,7 @@ from .atomic_write import atomic_write
 from .compat import init_logger, load_recbole_checkpoint
 from .data.cold_items import cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
+from .data.loading import load_data
 from .distributed import is_main
 from .evaluation.cold_items import (
     ColdTest,
@@ -88,13 +90,17 @@ def run_cold_items(model: str, dataset: str, config_file_list=None, config_dict:
     rows: dict[str, dict] = {}
     seed = int(config["seed"])
     extended, tokens = load_extended_model(add_items(outcome["llmemb"]["checkpoint"], split.cold_item_file))
-    test = ColdTest.from_sequences(sequences, tokens, cold, int(config["MAX_ITEM_LIST_LENGTH"]), seed)
+    test, test_tokens = _cold_test(config, cold, seed)
+    decimal_place = int(config["metric_decimal_place"])
     fields = (config["ITEM_ID_FIELD"] + config["LIST_SUFFIX"], config["ITEM_LIST_LENGTH_FIELD"])
-    scorer = lambda m: model_scorer(m, *fields)  # noqa: E731
+
+    def evaluate(scorer: Scorer, own: list[str] = tokens) -> dict:
+        return cold_and_warm(test, reordered(scorer, own, test_tokens), decimal_place)
+
     plain = plain_with_cold_rows(outcome["plain"]["checkpoint"], tokens, len(cold), seed)
-    rows[llmemb.backbone.__name__] = cold_and_warm(test, scorer(plain))
-    rows["popularity"] = cold_and_warm(test, popularity_scorer(_counts(sequences, tokens, cold), seed))
-    rows["text neighbour"] = cold_and_warm(test, text_neighbour_scorer(extended.item_embedding.table))
+    rows[llmemb.backbone.__name__] = evaluate(model_scorer(plain, *fields))
+    rows["popularity"] = evaluate(popularity_scorer(_counts(sequences, tokens, cold), seed))
+    rows["text neighbour"] = evaluate(text_neighbour_scorer(extended.item_embedding.table))
     settings = ColdItemSettings.from_config(config)
     if TableSettings.from_config(config).scft and settings.without_scft:
         without = compare(llmemb.backbone.__name__, dataset, config_file_list, {**warm, "scft": False})
@@ -102,12 +108,10 @@ def run_cold_items(model: str, dataset: str, config_file_list=None, config_dict:
             add_items(without["llmemb"]["checkpoint"], split.cold_item_file)
         )
         assert other_tokens == tokens
-        rows[f"{llmemb.__name__} w/o SCFT"] = cold_and_warm(test, scorer(other))
-    rows[llmemb.__name__] = cold_and_warm(test, scorer(extended))
+        rows[f"{llmemb.__name__} w/o SCFT"] = evaluate(model_scorer(other, *fields))
+    rows[llmemb.__name__] = evaluate(model_scorer(extended, *fields))
     if settings.reference:
-        rows.update(
-            _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens, seed, fields)
-        )
+        rows.update(_reference_rows(llmemb, dataset, config_file_list, config_dict, seed, fields, evaluate))
     paths = _report(config, llmemb.backbone.__name__, rows, split, outcome) if is_main() else []
     return {"rows": rows, "cold_items": split.cold, "results": paths, "warm": outcome}
 
@@ -118,9 +122,7 @@ def reordered(scorer: Scorer, own: list[str], tokens: list[str]) -> Scorer:
     index = {token: i + 1 for i, token in enumerate(own)}
     missing = sorted(set(tokens) - set(index))
     if missing or len(own) != len(tokens):
-        raise ValueError(
-            f"eval_cold_reference: the reference model's items differ from the test's ({missing[:3]})"
-        )
+        raise ValueError(f"eval_cold_items: the model's items differ from the test's ({missing[:3]})")
     to_own = torch.tensor([0] + [index[token] for token in tokens])
 
     def score(histories: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -130,9 +132,17 @@ def reordered(scorer: Scorer, own: list[str], tokens: list[str]) -> Scorer:
     return score
 
 
-def _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens, seed, fields) -> dict:
+def _cold_test(config, cold: set[str], seed: int) -> tuple[ColdTest, list[str]]:
+    """The leave-one-out test rows of the whole data (as the comparison without held-out items loads
+    it), and the item tokens of its ids."""
+    dataset, train_data, _, test_data = load_data(config)
+    test = ColdTest.from_split(dataset, train_data.dataset, test_data.dataset, cold, seed)
+    return test, list(dataset.field2id_token[config["ITEM_ID_FIELD"]][1:])
+
+
+def _reference_rows(llmemb, dataset, config_file_list, config_dict, seed, fields, evaluate) -> dict:
     """Both models trained on every item (the comparison without held-out items, reused when it has
-    run), tested on the same users: what the warm metrics lose when items are held out."""
+    run), tested on the same rows: what the warm metrics lose when items are held out."""
     backbone = llmemb.backbone.__name__
     everything = compare(
         backbone, dataset, config_file_list, {**(config_dict or {}), "eval_cold_items": None}
@@ -140,7 +150,7 @@ def _reference_rows(llmemb, dataset, config_file_list, config_dict, test, tokens
     model, own = load_extended_model(everything["llmemb"]["checkpoint"])
     plain = plain_with_cold_rows(everything["plain"]["checkpoint"], own, 0, seed)
     return {
-        f"{name} (all items trained)": cold_and_warm(test, reordered(model_scorer(m, *fields), own, tokens))
+        f"{name} (all items trained)": evaluate(model_scorer(m, *fields), own)
         for name, m in ((backbone, plain), (llmemb.__name__, model))
     }
 

@@ -1,15 +1,16 @@
 """Every fix that RecBole 1.2.1 needs on today's stack, in one place.
 
 - numpy 2 removed ``np.float_``/``np.complex_``/``np.unicode_``, which RecBole's ``Config``
-  aliases on construction: restore them (only where missing, so numpy 1 is untouched).
+  aliases on construction, and ``np.float``, which its metrics (NDCG, MRR, MAP) read and only
+  that ``Config`` sets: restore them (only where missing, so numpy 1 is untouched).
 - ``recbole/model/sequential_recommender/sine.py`` switches on autograd anomaly detection for the
   whole process when ``recbole.model`` is imported (~30% slower training): switch it back off.
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole checkpoints (they pickle
-  the Config, with pickle protocol 4): :func:`load_recbole_checkpoint` and
-  :class:`CheckpointCompatMixin` (resume, best-model load) read them with the restricted unpickler
-  of :mod:`.safe_checkpoints`, which runs no code from the file, and only once a cached file's
-  bytes match the record written beside it. The mixin writes checkpoints atomically (RecBole
-  writes in place, so a killed run could leave a truncated one).
+  the Config, with pickle protocol 4): :func:`load_recbole_checkpoint` and the trainer's
+  ``load_checkpoint`` hook (resume, best-model load) read them with the restricted unpickler of
+  :mod:`.safe_checkpoints`, which runs no code from the file, and only once a cached file's bytes
+  match the record written beside it. The trainer's ``_save_checkpoint`` writes them atomically
+  (RecBole writes in place, so a killed run could leave a truncated one).
 - ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
   never imports it (a test checks).
 - pandas 3 breaks RecBole's ``token_seq`` loading: pinned ``pandas<3`` in setup.cfg.
@@ -23,16 +24,15 @@ import numpy as np
 import torch
 from recbole.utils import init_logger as recbole_init_logger
 
-from .atomic_write import atomic_write
-from .fingerprints import file_sha256
-from .records import read_record, verified_record, write_record
+from .records import read_record, verified_record
 from .safe_checkpoints import read_checkpoint
 
-_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
+_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_", "float": "float64"}
 
 
 def restore_numpy_aliases() -> None:
-    """Give numpy 2 back the aliases that RecBole's ``Config.compatibility_settings`` reads."""
+    """Give numpy 2 back the aliases that RecBole's ``Config.compatibility_settings`` reads, and the
+    ``np.float`` it sets (a metric computed before any ``Config`` is made needs it)."""
     for old, new in _NUMPY_ALIASES.items():
         if not hasattr(np, old):
             setattr(np, old, getattr(np, new))
@@ -76,48 +76,6 @@ def load_recbole_checkpoint(
     if read_record(path) is not None or not users_own:
         verified_record(path, key)
     return read_checkpoint(path, device, remedy, prefix)
-
-
-class CheckpointCompatMixin:
-    """Trainer mixin: RecBole's checkpoint loading through the restricted unpickler (torch >= 2.6
-    cannot read RecBole checkpoints weights-only), and checkpoint saving by temp file + rename."""
-
-    checkpoint_key: str | None = None  # the key the checkpoints of this run are recorded under
-
-    def resume_checkpoint(self, resume_file):
-        verified_record(resume_file, self.checkpoint_key)
-        original = torch.load
-
-        def load(file, map_location=None, **kwargs):
-            return read_checkpoint(str(file), map_location, "delete it and its .json to train from scratch")
-
-        # Only this call's torch.load is redirected; RecBole's method body stays its own.
-        torch.load = load
-        try:
-            return super().resume_checkpoint(resume_file)
-        finally:
-            torch.load = original
-
-    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
-        # RecBole writes in place: a run killed mid-save would leave a truncated file to resume from.
-        target = kwargs.pop("saved_model_file", self.saved_model_file)
-        with atomic_write(target, "wb") as handle:  # torch.save takes the open file as well as a path
-            super()._save_checkpoint(epoch, verbose=False, saved_model_file=handle)
-        write_record(target, self.checkpoint_key, file_sha256(target), kind="partial checkpoint", epoch=epoch)
-        if verbose:
-            self.logger.info(f"Saving current: {target}")
-
-    @torch.no_grad()
-    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
-        if eval_data and load_best_model:
-            checkpoint_file = model_file or self.saved_model_file
-            checkpoint = load_recbole_checkpoint(checkpoint_file, self.device, self.checkpoint_key)
-            self.model.load_state_dict(checkpoint["state_dict"])
-            self.model.load_other_parameter(checkpoint.get("other_parameter"))
-            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
-        return super().evaluate(
-            eval_data, load_best_model=False, model_file=model_file, show_progress=show_progress
-        )
 
 
 def init_logger(config) -> None:

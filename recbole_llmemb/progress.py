@@ -2,8 +2,8 @@
 
 tqdm writes carriage-return redraws that turn into one endless line in a log file; off a terminal
 :class:`LogProgress` writes a line at every tenth of the work instead, with the elapsed time and
-an estimate of what is left. RecBole's trainer draws its own tqdm bars: :class:`RecBoleProgressMixin`
-routes them through :func:`progress` too.
+an estimate of what is left. RecBole's trainer draws its own tqdm bars: the plugin's trainer routes
+them through :func:`progress` too (:func:`recbole_bars_as_progress`).
 """
 
 from __future__ import annotations
@@ -119,17 +119,3 @@ def recbole_bars_as_progress() -> Iterator[None]:
         yield
     finally:
         recbole_trainer.tqdm = original
-
-
-class RecBoleProgressMixin:
-    """Trainer mixin: RecBole's training and evaluation bars through :func:`progress`."""
-
-    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
-        with recbole_bars_as_progress():
-            return super()._train_epoch(
-                train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress
-            )
-
-    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
-        with recbole_bars_as_progress():
-            return super().evaluate(eval_data, load_best_model, model_file, show_progress)

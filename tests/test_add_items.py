@@ -79,6 +79,7 @@ def test_new_items_are_embedded_in_the_precision_the_table_was_built_in(base_con
     assert loaded == [torch.bfloat16]
 
 
+@pytest.mark.slow
 def test_adding_items_in_a_fresh_process_from_the_saved_files(base_config, tmp_path):
     checkpoint, _, _ = trained(base_config)
     items = write_items(tmp_path / "new.item", [["n1", "red river", "drama", "2001"]])

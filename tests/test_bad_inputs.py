@@ -14,8 +14,9 @@ from contextlib import contextmanager
 import pytest
 from conftest import write_tiny_dataset
 
-from recbole_llmemb import cli, compat
+from recbole_llmemb import cli
 from recbole_llmemb.llm import item_table, table_export, table_stage
+from recbole_llmemb.trainer import longtail_trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_ARGS = (
@@ -416,7 +417,7 @@ def test_a_full_disk_while_writing_a_table_names_the_file_and_keeps_what_was_com
 def test_a_full_disk_while_saving_a_checkpoint_keeps_the_last_epoch_and_the_next_run_resumes(
     base_config, capsys, monkeypatch
 ):
-    atomic_write, saves = compat.atomic_write, []
+    atomic_write, saves = longtail_trainer.atomic_write, []
 
     class FullDisk:
         def write(self, data):
@@ -432,7 +433,7 @@ def test_a_full_disk_while_saving_a_checkpoint_keeps_the_last_epoch_and_the_next
         with atomic_write(path, mode) as handle:  # the real temp-file-and-rename, failing inside
             yield FullDisk() if len(saves) == 2 and path.endswith(".partial.pth") else handle
 
-    monkeypatch.setattr(compat, "atomic_write", full_at_second_save)
+    monkeypatch.setattr(longtail_trainer, "atomic_write", full_at_second_save)
     arguments = ["--stage=pretrain", "--eval_step=0"]  # eval_step 0: RecBole saves after every epoch
     line = fails(
         base_config,
@@ -462,6 +463,7 @@ def _without_write_permission() -> list[str]:
     return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
 
 
+@pytest.mark.slow
 def test_a_read_only_saved_folder_serves_a_rerun_that_only_reads(base_config, capsys, tmp_path):
     code, first = run_cli(base_config, capsys)
     assert code == 0

@@ -12,7 +12,10 @@ import torch
 
 from recbole_llmemb.cold_start import reordered
 from recbole_llmemb.data.cold_items import choose_cold_items, cold_split, read_sequences
-from recbole_llmemb.evaluation.cold_items import ColdTest, cold_and_warm, metrics, popularity_scorer, ranks
+from recbole_llmemb.evaluation.candidates import restrict_to_candidates
+from recbole_llmemb.evaluation.cold_items import ColdTest, cold_and_warm, popularity_scorer
+from recbole_llmemb.evaluation.fixed_negatives import FixedNegatives
+from recbole_llmemb.evaluation.seen_items import SeenItems
 from recbole_llmemb.quick_start import make_config
 from recbole_llmemb.settings import ColdItemSettings
 
@@ -70,42 +73,152 @@ def test_seeds_share_one_split_unless_the_cold_seed_follows_the_seed(base_config
     assert own[1] != split(seed=2)[1]  # a different seed, a different split (6 of the tiny data's 30 items)
 
 
-def hand_test():
-    """Two users over items 1..5 (tokens a..e); e is cold."""
-    sequences = {"u1": [(1, "a"), (2, "b"), (3, "e")], "u2": [(1, "c"), (2, "a"), (3, "d")]}
-    return ColdTest.from_sequences(sequences, list("abcde"), {"e"}, max_length=4, seed=0, negatives=2)
+def hand_test(negatives: int = 2) -> ColdTest:
+    """Three users over items 1..14, scored 20 - id (1 highest); 5 and 14 are cold.
+
+    u0: history 1, 2, target 5. u1: history 3, 1, target 4. u2: history 1, target 14.
+    Each user's items (FixedNegatives) leave exactly two others: u0 13, 14; u1 2, 6; u2 2, 3.
+    """
+    every = set(range(1, 15))
+    return ColdTest(
+        users=torch.tensor([0, 1, 2]),
+        histories=torch.tensor([[1, 2, 0], [3, 1, 0], [1, 0, 0]]),
+        lengths=torch.tensor([2, 2, 1]),
+        targets=torch.tensor([5, 4, 14]),
+        cold_items=torch.tensor([5, 14]),
+        seen=SeenItems(np.array([0, 1]), np.array([1, 3]), n_users=3, n_items=15),  # training items
+        negatives=FixedNegatives(
+            {0: every - {13, 14}, 1: every - {2, 6}, 2: every - {2, 3}}, 15, negatives, 0
+        ),
+        n_ids=15,
+    )
+
+
+def by_id(histories, lengths):
+    return (20.0 - torch.arange(15.0)).expand(len(histories), -1)
+
+
+def test_the_candidates_by_hand():
+    test = hand_test()
+    scores = torch.zeros(3, 15)
+    rows, windows = torch.arange(3), test.histories
+    # The history, never the target: u1's item 3 is gone, a repeated target 1 would stay.
+    full = restrict_to_candidates(scores, test.users, windows, rows, test.targets, seen=test.seen)
+    assert [set(torch.isfinite(row).nonzero().flatten().tolist()) - {0} for row in full] == [
+        set(range(3, 15)),
+        {2, *range(4, 15)},
+        set(range(2, 15)),
+    ]
+    repeated = restrict_to_candidates(
+        scores, test.users, windows, rows, torch.tensor([1, 1, 1]), seen=test.seen
+    )
+    assert torch.isfinite(repeated[:, 1]).all()
+    sampled = restrict_to_candidates(
+        scores, test.users, windows, rows, test.targets, test.negatives, test.seen
+    )
+    assert [set(torch.isfinite(row).nonzero().flatten().tolist()) for row in sampled] == [
+        {5, 13, 14},
+        {2, 4, 6},
+        {2, 3, 14},
+    ]
 
 
 def test_the_test_and_its_metrics_against_a_hand_computation():
-    test = hand_test()
-    assert test.histories.tolist() == [[1, 2, 0, 0], [3, 1, 0, 0]]
-    assert test.targets.tolist() == [5, 4] and test.cold.tolist() == [True, False]
-    # uni candidates: items the user never had.
-    assert set(test.negatives[0].tolist()) <= {3, 4} and set(test.negatives[1].tolist()) <= {2, 5}
-    scores = torch.tensor([0.0, 9.0, 8.0, 7.0, 6.0, 5.0])  # by id: a=9 > b=8 > c=7 > d=6 > e=5
-
-    def scorer(histories, lengths):
-        return scores.expand(len(histories), -1)
-
-    result = ranks(test, scorer)
-    # u1: target e (5.0); a, b are its history (masked); c, d score higher: rank 2.
-    # u2: target d (6.0); c, a are masked; b (8.0) scores higher: rank 1. Against {b, e}: rank 1.
-    assert result["full"].tolist() == [2, 1]
-    assert result["uni100"].tolist() == [2, 1]
-    assert metrics(torch.tensor([2, 1, 10]), k=10) == pytest.approx(
-        {"hit@10": 2 / 3, "ndcg@10": (1 / np.log2(4) + 1 / np.log2(3)) / 3}
-    )
-    rows = cold_and_warm(test, scorer)["full"]
-    assert rows["cold_users"] == 1 and rows["warm_users"] == 1
-    assert rows["cold_ndcg@10"] == pytest.approx(1 / np.log2(4))
-    assert rows["warm_ndcg@10"] == pytest.approx(1 / np.log2(3))
+    rows = cold_and_warm(hand_test(), by_id)
+    third = 1 / np.log2(3)
+    # full: u0's target 5 is third (3, 4 above), u1's 4 second (2 above), u2's 14 thirteenth.
+    # uni2: u0's 5 first of {5, 13, 14}, u1's 4 second of {2, 4, 6}, u2's 14 third of {2, 3, 14}.
+    # RecBole rounds to metric_decimal_place (4).
+    assert rows["full"] == {
+        "cold_users": 2,
+        "cold_hit@10": 0.5,
+        "cold_ndcg@10": 0.25,
+        "warm_users": 1,
+        "warm_hit@10": 1.0,
+        "warm_ndcg@10": round(third, 4),
+        "all_users": 3,
+        "all_hit@10": round(2 / 3, 4),
+        "all_ndcg@10": round((0.5 + third) / 3, 4),
+    }
+    assert rows["uni2"] == {
+        "cold_users": 2,
+        "cold_hit@10": 1.0,
+        "cold_ndcg@10": 0.75,
+        "warm_users": 1,
+        "warm_hit@10": 1.0,
+        "warm_ndcg@10": round(third, 4),
+        "all_users": 3,
+        "all_hit@10": 1.0,
+        "all_ndcg@10": round((1 + third + 0.5) / 3, 4),
+    }
+    assert cold_and_warm(hand_test(), by_id, batch_size=1) == rows  # batches change nothing
+    assert cold_and_warm(hand_test(), by_id, decimal_place=2)["full"]["warm_ndcg@10"] == 0.63
+    no_cold = hand_test()
+    no_cold.cold_items = torch.tensor([], dtype=torch.long)
+    assert cold_and_warm(no_cold, by_id)["full"]["cold_users"] == 0
+    assert "cold_hit@10" not in cold_and_warm(no_cold, by_id)["full"]  # a group without users: its count only
 
 
 def test_popularity_ranks_a_cold_item_below_every_counted_one():
-    test = hand_test()
-    counts = np.array([0, 5, 3, 2, 1, 0])  # e (cold) has no training interaction
-    result = ranks(test, popularity_scorer(counts, seed=0))
-    assert result["full"].tolist() == [2, 1]  # u1: c and d (unmasked, counted) above e; u2: b above d
+    counts = np.array([0, *range(14, 1, -1), 0])  # item i counted 15 - i times; 14 (cold) never
+    counts[5] = 0  # 5 is cold too
+    rows = cold_and_warm(hand_test(), popularity_scorer(counts, seed=0))["full"]
+    # u0: 3, 4 and 6..13 (ten counted items) outrank 5; u2: all twelve counted candidates outrank 14.
+    assert rows["cold_hit@10"] == 0.0 and rows["warm_hit@10"] == 1.0
+
+
+def test_the_cold_test_ranks_as_the_main_evaluator(base_config):
+    """For the same model and users: the main evaluator's candidates (its trainer's masked scores) and
+    its test metrics, full and sampled (10 negatives: fewer than the tiny data's unseen items, so
+    they are drawn)."""
+    from recbole.model.sequential_recommender import SASRec
+
+    from recbole_llmemb.data import load_data
+    from recbole_llmemb.evaluation.cold_items import model_scorer
+    from recbole_llmemb.quick_start import train_plain
+    from recbole_llmemb.trainer import LongTailTrainer
+
+    settings = dict(base_config, epochs=1, eval_exclude_history=True, report_negatives=[0, 10])
+    main = train_plain("SASRec", "tiny", config_dict=settings)
+    config = make_config("SASRec", "tiny", config_dict=settings)
+    dataset, train_data, _, test_data = load_data(config)
+    model = SASRec(config, train_data.dataset)
+    model.load_state_dict(torch.load(main["checkpoint"], weights_only=False)["state_dict"])
+    model.eval()
+    test = ColdTest.from_split(
+        dataset, train_data.dataset, test_data.dataset, ["i3", "i7"], 2020, negatives=10
+    )
+    assert test.users.tolist() == sorted(set(dataset.inter_feat["user_id"].tolist()))  # one row per user
+
+    trainer = LongTailTrainer(config, model)
+    trainer.set_popularity(train_data)
+    trainer.eval_negatives = 10
+    trainer.set_eval_dataset(dataset)
+    trainer.tot_item_num = dataset.item_num  # as Trainer.evaluate sets it
+    with torch.no_grad():
+        for batch in test_data:
+            interaction, ranked, _, positive_i = trainer._full_sort_batch_eval(batch)
+            rows = torch.searchsorted(test.users, interaction["user_id"])
+            assert torch.equal(positive_i, test.targets[rows])
+            scores = model.full_sort_predict(interaction)
+            scores[:, 0] = -np.inf
+            mine = restrict_to_candidates(
+                scores, test.users[rows], test.histories[rows], torch.arange(len(rows)), test.targets[rows],
+                test.negatives, test.seen,
+            )  # fmt: skip
+            assert torch.equal(torch.isfinite(mine), torch.isfinite(ranked)) and torch.equal(mine, ranked)
+            for row, user in enumerate(test.users[rows].tolist()):  # the target and the user's negatives
+                candidates = set(torch.isfinite(mine[row]).nonzero().flatten().tolist())
+                assert candidates - {int(positive_i[row])} <= set(test.negatives.for_user(user).tolist())
+                assert len(candidates) >= 10
+
+    rows = cold_and_warm(test, model_scorer(model, "item_id_list", "item_length"))
+    for protocol in ("full", "uni10"):
+        assert rows[protocol]["all_users"] == len(test_data.dataset) == 40
+        assert rows[protocol]["cold_users"] == int(test.cold.sum()) > 0
+        assert rows[protocol]["all_hit@10"] == main["test_results"][protocol]["hit@10"]
+        assert rows[protocol]["all_ndcg@10"] == main["test_results"][protocol]["ndcg@10"]
+    assert rows["full"] != rows["uni10"]
 
 
 @pytest.mark.parametrize("backbone", ["SASRec", "GRU4Rec", "BERT4Rec"])
@@ -141,6 +254,7 @@ def test_plain_model_keeps_its_trained_rows_and_gets_initial_rows_for_cold_items
     assert torch.equal(again.item_embedding.weight, grown.item_embedding.weight)  # seeded
 
 
+@pytest.mark.slow
 def test_the_cold_item_run_reports_every_method_from_the_command_line(base_config, tmp_path):
     settings = dict(base_config, eval_cold_items=0.2, dataset="tiny", scft=True)
     settings.pop("load_col")
@@ -180,7 +294,7 @@ def test_a_reference_model_scores_the_same_items_under_the_test_ids():
     out = score(torch.tensor([[1, 3, 0]]), torch.tensor([2]))
     assert seen[0].tolist() == [[3, 2, 0]]  # test ids a, c -> own ids 3, 2
     assert out.tolist() == [[0.0, 30.0, 10.0, 20.0, -1.0]]  # a, b, c as own ids 3, 1, 2
-    with pytest.raises(ValueError, match="eval_cold_reference"):
+    with pytest.raises(ValueError, match="the model's items differ from the test's"):
         reordered(scorer, own, ["a", "b", "d"])
 
 

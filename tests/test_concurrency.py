@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 BUILD_TABLE = """
 import json, sys
 from recbole_llmemb import build_table
@@ -11,6 +13,7 @@ print(json.dumps(build_table("SASRec", "tiny", config_dict=json.loads(sys.argv[1
 """
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_build_scft_and_the_table_once_and_share_them(base_config, tmp_path):
     settings = dict(base_config, scft=True, state="INFO")  # INFO: the logs say who built what
     runs = [

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 JOB = """
 import json, sys
 import torch
@@ -14,6 +16,7 @@ print(json.dumps({"plain": outcome["plain"]["test_results"], "llmemb": outcome["
 """
 
 
+@pytest.mark.slow
 def test_the_tiny_job_twice_from_scratch_gives_the_same_numbers(base_config, tmp_path):
     results = []
     for attempt in ("first", "second"):  # fresh processes, empty caches: everything trained twice

@@ -64,6 +64,7 @@ def test_readme_documents_each_launcher():
     assert any(c.startswith("accelerate launch --multi_gpu --num_processes=") for c in commands)
 
 
+@pytest.mark.slow
 def test_table_export_on_two_processes_equals_one(base_config, tmp_path):
     from recbole_llmemb.llm.item_table import ItemTable
 
@@ -97,6 +98,7 @@ def test_table_export_on_two_processes_equals_one(base_config, tmp_path):
         )  # each rank's share removed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accumulate", [1, 2], ids=["plain", "accumulation+checkpointing"])
 def test_scft_on_two_processes_matches_one_with_the_same_global_batch(base_config, tmp_path, accumulate):
     # LoRA dropout off: each rank draws its own dropout masks, so with dropout the runs differ by them.
@@ -120,6 +122,7 @@ def test_scft_on_two_processes_matches_one_with_the_same_global_batch(base_confi
     assert two_report["loss_first"] == pytest.approx(one_report["loss_first"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_scft_on_two_processes_resumes_from_its_checkpoint(base_config, tmp_path):
     from test_scft import TOKENS, scft_config
 
@@ -185,6 +188,7 @@ def metrics(report: dict) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "model"} for row in report["rows"]]
 
 
+@pytest.mark.slow
 def test_rat_on_two_processes_completes_and_both_launchers_agree(rat_runs):
     one, torchrun, nproc = (rat_runs[name][0] for name in ("one", "torchrun", "nproc"))
     assert [r["model"] for r in torchrun["rows"]] == ["SASRec", "LLMEmbSASRec"]
@@ -198,6 +202,7 @@ def test_rat_on_two_processes_completes_and_both_launchers_agree(rat_runs):
         assert abs(double["hit@10"] - single["hit@10"]) <= 0.25
 
 
+@pytest.mark.slow
 def test_a_model_tested_on_two_processes_scores_as_on_one(rat_runs, tmp_path):
     one, folder, base = rat_runs["one"]
     (checkpoint,) = glob.glob(str(folder / "llmemb" / "tiny" / "LLMEmbSASRec-*.pth"))

@@ -54,7 +54,7 @@ def test_dual_view_trains_under_both_regimes(base_config, llmemb_model):
         before = model.id_view.weight.detach().clone()
         trainer.fit(train, valid, saved=False)
         assert not torch.equal(before, model.id_view.weight.detach())
-        assert (trainer.sequence_loss is not None) == (regime == "sequence")
+        assert (trainer.recommendation_loss.sequence_loss is not None) == (regime == "sequence")
 
 
 def test_the_sequence_loss_scores_against_both_views(base_config, llmemb_model):

@@ -8,6 +8,8 @@ import sys
 import sysconfig
 import venv
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "recbole_llmemb")
 
@@ -23,6 +25,7 @@ print(json.dumps({"package": recbole_llmemb.__file__, "properties": PROPERTIES_D
 """
 
 
+@pytest.mark.slow
 def test_wheel_installs_in_a_fresh_venv_and_runs_a_tiny_job_from_another_folder(tmp_path, base_config):
     dist = tmp_path / "dist"
     subprocess.run(

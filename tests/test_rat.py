@@ -38,12 +38,12 @@ def test_alignment_loss_values():
         RATSettings.from_defaults(align_temperature=0.0)
 
 
-def test_rat_loss_is_model_loss_plus_weighted_alignment(base_config):
+def test_rat_batch_loss_is_model_loss_plus_weighted_alignment(base_config):
     config, (_, train, _, _), model, target = setup(base_config, align_weight=0.5, align_temperature=0.2)
     trainer = RATTrainer(config, model, align_target=target)
     model.eval()  # no dropout: both computations see the same network
     batch = next(iter(train))
-    rec, align = trainer.rat_loss(batch)
+    rec, align = trainer.batch_loss(batch)
     assert torch.allclose(rec, model.calculate_loss(batch))
     items = torch.unique(torch.cat([batch["item_id_list"].flatten(), batch["item_id"]]))
     items = items[items > 0]
@@ -77,7 +77,7 @@ def test_one_negative_training_adapts_only_the_batch_rows_with_the_same_losses(b
     batch = next(iter(train))
     rows_seen = []
     emb.adapter.register_forward_hook(lambda module, args, out: rows_seen.append(args[0].shape[0]))
-    rec, align = trainer.rat_loss(batch)
+    rec, align = trainer.batch_loss(batch)
     distinct = torch.unique(
         torch.cat([batch[f].flatten() for f in ("item_id_list", "item_id", "neg_item_id")])
     )
@@ -102,7 +102,7 @@ def test_one_negative_training_of_other_backbones_adapts_the_batch_rows_once(bas
     model.eval()
     emb.train()
     batch = next(iter(train))
-    rec, _ = RATTrainer(config, model).rat_loss(batch)
+    rec, _ = RATTrainer(config, model).batch_loss(batch)
     assert len(rows_seen) == 1 and rows_seen[0] < emb.table.shape[0]
     emb.eval()
     assert torch.allclose(rec, model.calculate_loss(batch), atol=1e-5)
@@ -126,7 +126,7 @@ def test_unfrozen_table_trains(base_config):
 def test_zero_align_weight_logs_a_zero_part_and_needs_no_pretrained_model(base_config):
     config, (_, train, _, _), model, _ = setup(base_config, align_weight=0.0)
     trainer = RATTrainer(config, model)
-    rec, align = trainer.rat_loss(next(iter(train)))
+    rec, align = trainer.batch_loss(next(iter(train)))
     assert align.item() == 0.0 and rec > 0
 
 
@@ -166,7 +166,7 @@ def test_align_max_items_aligns_a_random_subset_of_the_batch_items(base_config):
     items = items[items > 0]
     assert len(items) > 5
     torch.manual_seed(3)
-    _, align = trainer.rat_loss(batch)
+    _, align = trainer.batch_loss(batch)
     torch.manual_seed(3)
     chosen = items[torch.randperm(len(items))[:5]]
     expected = alignment_loss(model.item_embedding.weight[chosen], target[chosen], config["align_temperature"])

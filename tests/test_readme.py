@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -32,6 +34,7 @@ def test_python_api_example_runs_to_a_result(base_config, capsys):
     )
 
 
+@pytest.mark.slow
 def test_main_job_command_runs_as_written_on_the_tiny_data(base_config, tmp_path):
     text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     install_and_run = next(line for line in text.splitlines() if "python run_recbole_llmemb.py" in line)

@@ -84,7 +84,7 @@ def test_llmemb_trains_with_it_adapting_only_history_and_candidate_rows(base_con
     embedding.prefetch = lambda ids: prefetched.append(len(torch.unique(ids))) or prefetch(ids)
     trainer = RATTrainer(config, model, align_target=torch.randn(model.n_items, 16))
     losses = [trainer._train_epoch(data[1], epoch)[0] for epoch in range(2)]
-    assert trainer.sampled_softmax is not None and all(np.isfinite(losses))
+    assert trainer.recommendation_loss.sampled_softmax is not None and all(np.isfinite(losses))
     assert rows == prefetched  # one adapter pass per step, over the history and candidate rows only
     assert min(rows) < model.n_items - 1
 

@@ -154,8 +154,8 @@ def test_rat_and_the_sampled_softmax_train_under_the_sequence_regime(base_config
         trainer = RATTrainer(config, llmemb_model(config, data))
         trainer.fit(data[1], data[2], saved=False)
         assert all(np.isfinite(v) for v in trainer.train_loss_dict.values())
-        assert (trainer.sampled_softmax is not None) == bool(extra)
-        assert (trainer.sequence_loss is not None) != bool(extra)
+        assert (trainer.recommendation_loss.sampled_softmax is not None) == bool(extra)
+        assert (trainer.recommendation_loss.sequence_loss is not None) != bool(extra)
 
 
 def test_length_buckets_are_a_permutation_of_similar_lengths():

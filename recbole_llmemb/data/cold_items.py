@@ -9,9 +9,7 @@ adding items reads later. The files are an artifact: ``<cache>/cold-<key>/<datas
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +20,7 @@ from ..distributed import barrier, is_main
 from ..fingerprints import dataset_fingerprint, key_of
 from ..locks import artifact_lock
 from ..settings import ColdItemSettings
+from .atomic_files import AtomicFile, write_atomic_file
 
 
 @dataclass
@@ -60,11 +59,11 @@ def choose_cold_items(
 
 def read_sequences(config) -> dict[str, list[tuple[float, str]]]:
     """Each user's ``(time, item)`` in time order (file order among equal times), from ``.inter``."""
-    header, rows = _read_atomic(_file(config, "inter"))
-    user, item = _column(header, config["USER_ID_FIELD"]), _column(header, config["ITEM_ID_FIELD"])
-    time = _column(header, config_get(config, "TIME_FIELD", ""))
+    inter = _atomic_file(config, "inter")
+    user, item = inter.header.index(config["USER_ID_FIELD"]), inter.header.index(config["ITEM_ID_FIELD"])
+    time = inter.header.index(config_get(config, "TIME_FIELD", ""))
     sequences: dict[str, list[tuple[float, str]]] = {}
-    for n, row in enumerate(rows):
+    for n, row in enumerate(values for _, values in inter.rows()):
         sequences.setdefault(row[user], []).append((float(row[time]) if time is not None else n, row[item]))
     return {u: sorted(events, key=lambda e: e[0]) for u, events in sequences.items()}
 
@@ -94,32 +93,24 @@ def cold_split(config, sequences: dict[str, list[tuple[float, str]]]) -> ColdSpl
 def _write_split(config, cold: set[str], folder: str, cold_item_file: str) -> None:
     os.makedirs(folder, exist_ok=True)
     name, item_field = config["dataset"], config["ITEM_ID_FIELD"]
-    header, rows = _read_atomic(_file(config, "inter"))
-    column = _column(header, item_field)
-    _write_atomic(os.path.join(folder, f"{name}.inter"), header, [r for r in rows if r[column] not in cold])
-    header, rows = _read_atomic(_file(config, "item"))
-    column = _column(header, item_field)
-    _write_atomic(os.path.join(folder, f"{name}.item"), header, [r for r in rows if r[column] not in cold])
-    _write_atomic(cold_item_file, header, [r for r in rows if r[column] in cold])
+    separator = config_get(config, "field_separator", "\t")
+    inter = _atomic_file(config, "inter")
+    column = inter.header.index(item_field)
+    warm = [row for _, row in inter.rows() if row[column] not in cold]
+    write_atomic_file(os.path.join(folder, f"{name}.inter"), inter.header, warm, separator)
+    items = _atomic_file(config, "item")
+    column = items.header.index(item_field)
+    rows = [row for _, row in items.rows()]
+    write_atomic_file(
+        os.path.join(folder, f"{name}.item"),
+        items.header,
+        [r for r in rows if r[column] not in cold],
+        separator,
+    )
+    write_atomic_file(cold_item_file, items.header, [r for r in rows if r[column] in cold], separator)
 
 
-def _file(config, kind: str) -> str:
-    return os.path.join(config["data_path"], f"{config['dataset']}.{kind}")
-
-
-def _read_atomic(path: str) -> tuple[list[str], list[list[str]]]:
-    """A RecBole atomic file as text: its header (``name:type`` columns) and rows."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return next(reader), [row for row in reader if row]
-
-
-def _column(header: Sequence[str], name: str) -> int | None:
-    names = [column.split(":")[0] for column in header]
-    return names.index(name) if name in names else None
-
-
-def _write_atomic(path: str, header: Sequence[str], rows: list[list[str]]) -> None:
-    with atomic_write(path, "w") as handle:
-        handle.write("\t".join(header) + "\n")
-        handle.writelines("\t".join(row) + "\n" for row in rows)
+def _atomic_file(config, kind: str) -> AtomicFile:
+    """The dataset's ``.inter`` or ``.item`` file."""
+    path = os.path.join(config["data_path"], f"{config['dataset']}.{kind}")
+    return AtomicFile(path, config_get(config, "field_separator", "\t"))

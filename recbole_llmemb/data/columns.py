@@ -5,18 +5,11 @@ from __future__ import annotations
 import logging
 import os
 
+from .atomic_files import AtomicFile
+
 logger = logging.getLogger(__name__)
 
 RECBOLE_DEFAULT_LOAD_COL = {"inter": ["user_id", "item_id"]}
-
-
-def inter_header(path: str, separator: str = "\t") -> list[str]:
-    """Field names of an atomic file's ``name:type`` header."""
-    with open(path, encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\r\n")
-    if not header:
-        raise ValueError(f"{path}: empty file; an atomic file starts with a 'field:type' header")
-    return [column.split(":")[0] for column in header.split(separator)]
 
 
 def settle_columns(config) -> bool:
@@ -28,7 +21,7 @@ def settle_columns(config) -> bool:
     """
     name = config["dataset"]
     path = os.path.join(config["data_path"], f"{name}.inter")
-    columns = inter_header(path, config["field_separator"] or "\t")
+    columns = AtomicFile(path, config["field_separator"] or "\t").header.names
     uid, iid, time = config["USER_ID_FIELD"], config["ITEM_ID_FIELD"], config["TIME_FIELD"]
     for field, option in ((uid, "USER_ID_FIELD"), (iid, "ITEM_ID_FIELD")):
         if field not in columns:

@@ -7,12 +7,10 @@ column or a byte that is not UTF-8 stops the run with pandas' message and no fil
 
 from __future__ import annotations
 
-import codecs
 import os
 
 from ..config import config_get
-
-FEATURE_TYPES = ("token", "token_seq", "float", "float_seq")
+from .atomic_files import AtomicFile
 
 # Files already checked in this process, by (path, size, modification time, what was checked):
 # a run loads its dataset once per model, and yelp's 316k lines cost ~0.3 s to check.
@@ -32,35 +30,6 @@ def _loaded_columns(config, names: list[str]) -> set[str]:
     return loaded | {config_get(config, "TIME_FIELD", "")}
 
 
-def decoding_error(path: str, data: bytes, encoding: str = "utf-8") -> ValueError | None:
-    """The one-line error for the first byte of ``data`` (``path``'s bytes) that is not ``encoding``
-    text, naming its line and offset in the file; None when all of it decodes."""
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        name = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
-        return ValueError(
-            f"{path}, line {line}: not {name} text (byte 0x{data[error.start]:02x} at offset {error.start});"
-            " save the file as UTF-8"
-        )
-    return None
-
-
-def _header(path: str, line: str, separator: str) -> tuple[list[str], list[str]]:
-    names, types = [], []
-    for number, column in enumerate(line.split(separator), start=1):
-        name, _, kind = column.partition(":")
-        if not name or kind not in FEATURE_TYPES:
-            raise ValueError(
-                f"{path}, line 1: column {number} is {column!r}, not 'name:type' with a type of"
-                f" {', '.join(FEATURE_TYPES)}; fix the header or the field_separator option"
-            )
-        names.append(name)
-        types.append(kind)
-    return names, types
-
-
 def check_inter_file(path: str, config) -> None:
     """Raise a one-line ValueError naming ``path`` and the line of the first row RecBole would misread.
 
@@ -75,33 +44,14 @@ def check_inter_file(path: str, config) -> None:
     memo += (repr(config_get(config, "load_col")), repr(config_get(config, "unload_col")))
     if memo in _checked:
         return
-    with open(path, "rb") as handle:
-        data = handle.read()
-    error = decoding_error(path, data, encoding)
-    if error is not None:
-        raise error
-    lines = data.decode(encoding).split("\n")
-    if not lines[0].strip():
-        raise ValueError(f"{path}: empty file; an atomic file starts with a 'field:type' header")
-    names, types = _header(path, lines[0].rstrip("\r"), separator)
+    inter = AtomicFile(path, separator, encoding, typed=True)
+    names, types = inter.header.names, inter.header.types
     loaded = _loaded_columns(config, names)
     time = fields[2]
     required = [(i, name) for i, name in enumerate(names) if name in fields]
     floats = [(i, name) for i, name in enumerate(names) if types[i] == "float" and name in loaded]
     float_seqs = [(i, name) for i, name in enumerate(names) if types[i] == "float_seq" and name in loaded]
-    width = len(names)
-    for number, line in enumerate(lines[1:], start=2):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line:
-            continue
-        values = line.split(separator)
-        if len(values) != width:
-            missing = f" ({', '.join(names[len(values) :])} missing)" if len(values) < width else ""
-            raise ValueError(
-                f"{path}, line {number}: {len(values)} columns, header has {width}{missing};"
-                " fix the line or the field_separator option"
-            )
+    for number, values in inter.rows(name_missing=True):
         for i, name in required:
             if not values[i].strip():
                 raise ValueError(f"{path}, line {number}: no {name}; fill it in or remove the line")

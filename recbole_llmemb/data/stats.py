@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import statistics as pystats
 import warnings
@@ -13,6 +12,7 @@ from recbole.data import create_dataset
 from recbole.utils import get_model
 
 from ..config import LLMEmbConfig
+from .atomic_files import AtomicFile
 from .errors import MissingDatasetError
 
 
@@ -86,14 +86,6 @@ def format_statistics(name: str, stats: DatasetStats) -> str:
     return "\n".join(lines)
 
 
-def _reader(handle, path: str) -> tuple[list[str], csv.reader]:
-    reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-    header = next(reader, None)
-    if not header:
-        raise ValueError(f"{path}: empty file; an atomic file starts with a 'field:type' header")
-    return [column.split(":")[0] for column in header], reader
-
-
 def read_statistics(folder: str, name: str | None = None) -> DatasetStats:
     """Statistics of ``<folder>/<name>.inter`` and ``.item`` (name: the folder's name), streamed."""
     name = name or os.path.basename(os.path.normpath(folder))
@@ -103,34 +95,29 @@ def read_statistics(folder: str, name: str | None = None) -> DatasetStats:
     lengths: dict[str, int] = {}
     pairs: set[tuple[str, str]] = set()
     repeated = 0
-    with open(inter, encoding="utf-8", newline="") as handle:
-        columns, reader = _reader(handle, inter)
-        if "user_id" not in columns or "item_id" not in columns:
-            raise ValueError(f"{inter}: header {columns} lacks user_id or item_id")
-        user_col, item_col = columns.index("user_id"), columns.index("item_id")
-        for line_no, values in enumerate(reader, start=2):
-            if not values:
-                continue
-            if len(values) != len(columns):
-                raise ValueError(f"{inter}, line {line_no}: {len(values)} columns, header has {len(columns)}")
-            pair = (values[user_col], values[item_col])
-            lengths[pair[0]] = lengths.get(pair[0], 0) + 1
-            if pair in pairs:
-                repeated += 1
-            else:
-                pairs.add(pair)
+    interactions = AtomicFile(inter)
+    user_col, item_col = interactions.header.index("user_id"), interactions.header.index("item_id")
+    if user_col is None or item_col is None:
+        raise ValueError(f"{inter}: header {interactions.header.names} lacks user_id or item_id")
+    for _, values in interactions.rows():
+        pair = (values[user_col], values[item_col])
+        lengths[pair[0]] = lengths.get(pair[0], 0) + 1
+        if pair in pairs:
+            repeated += 1
+        else:
+            pairs.add(pair)
     items = {item for _, item in pairs}
     del pairs
     rows: dict[str, dict[str, str]] = {}
     columns: list[str] = []
     item_file = os.path.join(folder, f"{name}.item")
     if os.path.isfile(item_file):
-        with open(item_file, encoding="utf-8", newline="") as handle:
-            names, reader = _reader(handle, item_file)
-            columns = names[1:]
-            for values in reader:
-                if values and values[0] in items:
-                    rows[values[0]] = dict(zip(names, values, strict=False))
+        texts = AtomicFile(item_file)
+        names = texts.header.names
+        columns = names[1:]
+        for _, values in texts.rows():
+            if values[0] in items:
+                rows[values[0]] = dict(zip(names, values, strict=True))
     return summarize(list(lengths.values()), items, repeated, rows, columns)
 
 

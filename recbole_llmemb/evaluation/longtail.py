@@ -93,13 +93,14 @@ class LongTailEvaluator(Evaluator):
         super().__init__(config)
         self.groups = groups
         self.history_lengths = history_lengths  # training interactions per internal user id
-        self.length_threshold = EvaluationSettings.from_config(config).user_length_threshold
 
     def row_masks(self, dataobject: DataStruct) -> dict[str, torch.Tensor]:
         masks = self.groups.target_masks(dataobject.get(TARGETS)) if self.groups is not None else {}
         if USERS in dataobject and self.history_lengths is not None:
             lengths = torch.as_tensor(self.history_lengths)[dataobject.get(USERS)]
-            threshold = self.length_threshold
+            # Read here, where the history groups are made: an evaluator without them (the cold
+            # test's) is given only the settings RecBole's metrics read.
+            threshold = EvaluationSettings.from_config(self.config).user_length_threshold
             if threshold is None:
                 threshold = float(lengths.float().quantile(0.5))
             masks["short"] = lengths < threshold

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..config import config_get
-from ..data.inter_check import decoding_error
+from ..data.atomic_files import AtomicFile
 from ..settings import PromptSettings
 
 logger = logging.getLogger(__name__)
@@ -46,39 +45,20 @@ class PromptTemplate(PromptSettings):
         return self.instruction + "; ".join(f"{name} is {value}" for name, value in pairs)
 
 
+def _item_file(path: str, field_separator: str) -> AtomicFile:
+    return AtomicFile(path, field_separator, what=".item file")
+
+
 def read_item_file(path: str, field_separator: str = "\t") -> tuple[str, list[str], dict]:
     """Read a RecBole ``.item`` file as text: ``(id column, other columns, {token: row})``.
 
     RecBole's loader splits ``token_seq`` text into word ids and drops the text, so prompts
     read the raw file.
     """
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return _read_item_rows(
-                csv.reader(handle, delimiter=field_separator, quoting=csv.QUOTE_NONE), path
-            )
-    except UnicodeDecodeError:
-        # The decoder's offsets count from the chunk it was reading: find the byte in the file.
-        with open(path, "rb") as handle:
-            error = decoding_error(path, handle.read())
-        raise error or ValueError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
-
-
-def _read_item_rows(reader, path: str) -> tuple[str, list[str], dict]:
-    try:
-        header = next(reader)
-    except StopIteration as exc:
-        raise ValueError(f"{path}: empty .item file; it needs a 'field:type' header") from exc
-    names = [column.split(":")[0] for column in header]
+    items = _item_file(path, field_separator)
+    names = items.header.names
     rows, first_line = {}, {}
-    for line_no, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(names):
-            raise ValueError(
-                f"{path}, line {line_no}: {len(values)} columns, header has {len(names)};"
-                " fix the line or the field_separator option"
-            )
+    for line_no, values in items.rows():
         token = values[0]
         if token in rows:
             raise ValueError(
@@ -167,9 +147,7 @@ def prompt_fields(config) -> list[str]:
     fields = PromptSettings.from_config(config).fields
     if fields is not None:
         return list(fields)
-    with open(item_file_path(config), encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle, delimiter=config_get(config, "field_separator", "\t")), [])
-    return [column.split(":")[0] for column in header[1:]]
+    return _item_file(item_file_path(config), config_get(config, "field_separator", "\t")).header.names[1:]
 
 
 def dataset_attributes(config, item_tokens: Sequence[str]) -> dict[str, list[tuple[str, str]]]:

@@ -1,6 +1,6 @@
-"""Trainers: the long-tail evaluation trainer of every model, and LLMEmb's RAT trainer."""
+"""Trainers: the base trainer of every model (long-tail evaluation, its hooks), and LLMEmb's RAT trainer."""
 
-from .longtail_trainer import LongTailEvaluationMixin, LongTailTrainer
+from .longtail_trainer import LongTailTrainer
 from .rat_trainer import RATTrainer
 
-__all__ = ["LongTailEvaluationMixin", "LongTailTrainer", "RATTrainer"]
+__all__ = ["LongTailTrainer", "RATTrainer"]

@@ -38,7 +38,8 @@ class RATTrainer(LongTailTrainer):
 
     The alignment target is the item table of the pretrained plain backbone
     (``pretrained_srs_file``), fixed; it pulls the adapter outputs of the batch's items
-    (history and targets) towards their collaborative vectors. Both parts are logged.
+    (history and targets) towards their collaborative vectors. Both parts are logged. Of the base
+    trainer it overrides the loss hook (:meth:`batch_loss`) and the optimizer's parameter groups.
     """
 
     def __init__(self, config, model, align_target: torch.Tensor | None = None):
@@ -75,17 +76,12 @@ class RATTrainer(LongTailTrainer):
         groups = [{"params": rest}, {"params": list(embedding.adapter.parameters()), "lr": float(adapter_lr)}]
         return super()._build_optimizer(params=groups, **kwargs)
 
-    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
-        return super()._train_epoch(
-            train_data, epoch_idx, loss_func=loss_func or self.rat_loss, show_progress=show_progress
-        )
-
-    def rat_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
         """``(backbone loss, align_weight * alignment loss)`` for one batch."""
         embedding = self.model.item_embedding
         row_lookup = getattr(embedding, "row_lookup", False)
         # The sampled softmax adapts the history and its candidates itself.
-        if row_lookup and self.sampled_softmax is None:
+        if row_lookup and self.recommendation_loss.sampled_softmax is None:
             # One adapter pass over the batch's distinct items serves every lookup of this step.
             embedding.prefetch(batch_item_ids(self.model, interaction))
         rec_loss = self.recommendation_loss(interaction)

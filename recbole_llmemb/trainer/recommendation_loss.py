@@ -1,33 +1,39 @@
-"""Trainer mixin: what an epoch trains on (``train_regime``) and the loss of a batch, for plain
+"""The backbone loss of a training batch under ``train_regime`` and the loss settings, for plain
 backbones and LLMEmb models alike."""
 
 from __future__ import annotations
 
-from ..data.sequence_examples import sequence_train_data
+import torch
+
 from ..evaluation.popularity import training_item_popularity
 from ..model.sampled_softmax import SampledSoftmaxLoss
 from ..model.sequence_loss import SequenceCrossEntropy
 from ..settings import TrainingSettings
 
 
-class RecommendationLossMixin:
-    """``train_regime: sequence`` trains each user's sequence once with the loss at every position
-    (a masked model, BERT4Rec, masks inside it); ``prefix`` trains RecBole's prefix rows. The loss
-    is the sampled softmax when ``sampled_softmax_negatives > 0``, else full CE (at every position
-    under ``sequence``), else the model's own ``calculate_loss``."""
+class RecommendationLoss:
+    """The sampled softmax when ``sampled_softmax_negatives > 0``, else full CE at every position under
+    ``train_regime: sequence`` (a masked model, BERT4Rec, masks inside its own loss), else the
+    model's own ``calculate_loss``. Called on one batch; :meth:`build` first."""
 
-    sampled_softmax: SampledSoftmaxLoss | None = None
-    sequence_loss: SequenceCrossEntropy | None = None
+    def __init__(self, config, model):
+        self.config = config
+        self.model = model
+        self.sampled_softmax: SampledSoftmaxLoss | None = None
+        self.sequence_loss: SequenceCrossEntropy | None = None
 
     @property
     def train_regime(self) -> str:
+        """``prefix``: RecBole's prefix rows; ``sequence``: each user's whole sequence once."""
         return TrainingSettings.from_config(self.config).regime
 
-    def _every_position(self) -> bool:
+    def every_position(self) -> bool:
+        """Whether the loss is taken at every position of a sequence (not for a masked model)."""
         return self.train_regime == "sequence" and not hasattr(self.model, "MASK_ITEM_SEQ")
 
-    def _build_losses(self, train_data) -> None:
-        """The sampled softmax from the training split's target counts (RecBole's prefix rows)."""
+    def build(self, train_data) -> None:
+        """The sampled softmax from ``train_data``'s target counts (RecBole's prefix rows: build before
+        the sequence regime replaces them), or the every-position CE; once, later calls keep them."""
         negatives = TrainingSettings.from_config(self.config).sampled_softmax_negatives
         if self.sampled_softmax is None and negatives > 0:
             if self.config["loss_type"] != "CE":
@@ -37,25 +43,9 @@ class RecommendationLossMixin:
                 )
             counts = training_item_popularity(train_data.dataset, self.model.n_items)
             self.sampled_softmax = SampledSoftmaxLoss.from_config(self.config, self.model, counts)
-        if self.sampled_softmax is None and self.sequence_loss is None and self._every_position():
+        if self.sampled_softmax is None and self.sequence_loss is None and self.every_position():
             self.sequence_loss = SequenceCrossEntropy(self.model)
 
-    def fit(self, train_data, valid_data=None, *args, **kwargs):
-        self._build_losses(train_data)
-        if self.train_regime == "sequence":
-            train_data = sequence_train_data(train_data, self.model)
-        return super().fit(train_data, valid_data, *args, **kwargs)
-
-    def recommendation_loss(self, interaction):
-        """The backbone's loss of one batch under this trainer's regime and loss settings."""
+    def __call__(self, interaction) -> torch.Tensor:
         loss = self.sampled_softmax or self.sequence_loss or self.model.calculate_loss
         return loss(interaction)
-
-    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
-        self._build_losses(train_data)
-        return super()._train_epoch(
-            train_data,
-            epoch_idx,
-            loss_func=loss_func or self.recommendation_loss,
-            show_progress=show_progress,
-        )
