@@ -22,20 +22,34 @@ from .settings.recbole_options import PROCESS_SETTINGS, RECBOLE_INPUTS, RECBOLE_
 _RECBOLE_LEFT_OUT = RECBOLE_RUNTIME | RECBOLE_INPUTS | PROCESS_SETTINGS
 
 
-def _in_key(key: str, declared: Mapping[str, Declared], plain: bool) -> bool:
+# Metric names of the evaluator's popularity and history-length groups (evaluation/longtail.py).
+_GROUP_METRIC_PREFIXES = ("tail_", "head_", "group", "short_", "long_")
+
+
+def _stops_on_a_group(config) -> bool:
+    """``valid_metric`` is a group's metric: the ``longtail_*`` settings that draw the groups then
+    decide the early stopping, hence the trained model."""
+    return str(config["valid_metric"] or "").lower().startswith(_GROUP_METRIC_PREFIXES)
+
+
+def _in_key(key: str, declared: Mapping[str, Declared], plain: bool, group_stopping: bool = False) -> bool:
     one = declared.get(key)
     if one is None:
         return key not in _RECBOLE_LEFT_OUT
-    return one.in_key and not (plain and one.llmemb_only)
+    steers = group_stopping and key.startswith("longtail_")
+    return (one.in_key or steers) and not (plain and one.llmemb_only)
 
 
 def training_settings(config, plain: bool = False) -> dict:
     """The config values that shape training, as the config holds them: the plugin's settings that
     change results (:class:`~.settings.Effect`), for a ``plain`` backbone not the LLMEmb-only ones,
-    and RecBole's options but the few that never do (:mod:`.settings.recbole_options`). With
+    the ``longtail_*`` groups too when a group's metric stops training (``valid_metric``), and
+    RecBole's options but the few that never do (:mod:`.settings.recbole_options`). With
     several processes, their number (each trains on its share of every batch: another run)."""
-    declared = declared_settings()
-    settings = {k: v for k, v in config.final_config_dict.items() if _in_key(k, declared, plain)}
+    declared, group_stopping = declared_settings(), _stops_on_a_group(config)
+    settings = {
+        k: v for k, v in config.final_config_dict.items() if _in_key(k, declared, plain, group_stopping)
+    }
     # As RecBole describes one process, so that one-process keys are what they always were.
     settings.update(local_rank=0, single_spec=True)
     if world_size() > 1:

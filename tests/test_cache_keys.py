@@ -124,6 +124,13 @@ def test_a_setting_that_changes_results_changes_the_keys_of_what_it_shapes(scft_
     assert {name for name in before if before[name] != after[name]} == changed
 
 
+def test_the_groups_are_keyed_when_a_groups_metric_stops_training(scft_on):
+    # With valid_metric a tail metric, the tail rule decides which epoch is kept.
+    stopping = {**scft_on, "valid_metric": "tail_ndcg@10"}
+    before, after = keys(stopping), keys({**stopping, "longtail_threshold": 4})
+    assert {name for name in before if before[name] != after[name]} == {"plain", "llmemb"}
+
+
 def test_the_configuration_reference_lists_what_each_setting_outside_the_keys_changes():
     text = open(os.path.join(ROOT, "docs", "configuration.md"), encoding="utf-8").read()
     section = text[text.index("## Cache keys: what changes results") :]
