@@ -24,6 +24,7 @@ VARIANTS_DIR = os.path.join(PROPERTIES_DIR, "variants")
 REMOVED_OPTIONS = {
     "item_scale": (False, "a trainable norm per item never beat the default, docs/experiments/levers.md"),
     "adapter_experts": (0, "a mixture of adapters never beat the single adapter, docs/experiments/levers.md"),
+    "llm_pca_whiten": (False, "llm_table_norm: standardize gives the whitened table, docs/experiments/levers.md"),
 }
 
 

@@ -110,7 +110,6 @@ def test_llmemb_dropout_prob_is_keyed_through_the_dropout_keys_it_sets(scft_on):
         ({"prompt_max_value_chars": 3}, {"scft", "table", "pca", "llmemb"}),
         ({"llm_dtype": "bfloat16"}, {"scft", "table", "pca", "llmemb"}),
         ({"llm_max_length": 16}, {"table", "pca", "llmemb"}),
-        ({"llm_pca_whiten": True}, {"pca", "llmemb"}),
         ({"adapter_activation": "relu"}, {"llmemb"}),
         ({"llm_table_norm": "none"}, {"llmemb"}),
         ({"align_weight": 0.5}, {"llmemb"}),

@@ -149,7 +149,7 @@ def test_adapter_learning_rate_gets_its_own_optimizer_group(base_config):
 
 
 def test_removed_variant_options_are_refused(base_config):
-    for option, value in (("adapter_experts", 4), ("item_scale", True)):
+    for option, value in (("adapter_experts", 4), ("item_scale", True), ("llm_pca_whiten", True)):
         with pytest.raises(ValueError, match=f"{option}: this option was removed"):
             make_config(BACKBONES["SASRec"], "tiny", config_dict={**base_config, option: value})
     make_config(

@@ -47,7 +47,6 @@ class TableFiles:
     pca_key: str | None
     reduced: str | None  # pca-<pca_key>.npz, or None when the table keeps the LLM size (dim 0)
     dim: int
-    whiten: bool
     seed: int
 
 
@@ -66,13 +65,12 @@ def table_files(config, item_tokens: Sequence[str], dim: int, attributes: dict |
     # The settings that shape the LLM's vectors; the LLM, its precision and SCFT run as their keys.
     max_length, pooling = int(settings.max_length), settings.pooling
     key = key_of("table", llm, dtype, sorted(prompts.items()), pooling, max_length, scft and scft.key)
-    whiten = bool(settings.pca_whiten)
     seed = int(config["seed"])
-    pca_key = key_of("pca", key, dim, whiten, seed) if dim else None
+    pca_key = key_of("pca", key, dim, seed) if dim else None
     folder = cache_dir(config)
     reduced = os.path.join(folder, f"pca-{pca_key}.npz") if dim else None
     raw = os.path.join(folder, f"llm-table-{key}.npz")
-    return TableFiles(prompts, scft, key, raw, pca_key, reduced, dim, whiten, seed)
+    return TableFiles(prompts, scft, key, raw, pca_key, reduced, dim, seed)
 
 
 def _raw_table(config, files: TableFiles, attributes: dict, show_progress: bool) -> ItemTable | None:
@@ -213,13 +211,8 @@ def _reduced(files: TableFiles, table: ItemTable) -> str:
         if os.path.isfile(files.reduced):  # another run made it while this one waited
             return files.reduced
         logger.info("LLM item table: PCA to %d dimensions into %s", files.dim, files.reduced)
-        reduced = reduce_pca(table, files.dim, files.whiten, files.seed)
-        inputs = {
-            "table_key": files.key,
-            "llm_pca_dim": files.dim,
-            "llm_pca_whiten": files.whiten,
-            "seed": files.seed,
-        }
+        reduced = reduce_pca(table, files.dim, files.seed)
+        inputs = {"table_key": files.key, "llm_pca_dim": files.dim, "seed": files.seed}
         reduced.save(files.reduced, files.pca_key, kind="pca_table", inputs=inputs)
     return files.reduced
 

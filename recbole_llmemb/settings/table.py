@@ -26,7 +26,6 @@ class TableSettings(SettingsGroup):
     checkpoint_every: int = setting(integer(1), key="llm_checkpoint_every", effect=Effect.RUNTIME)
     pooling: str = setting(POOLING, key="llm_pooling")
     pca_dim: int = setting(integer(0), key="llm_pca_dim")
-    pca_whiten: bool = setting(boolean, key="llm_pca_whiten")
     scft: bool = setting(boolean, key="scft")
     scft_dtype: str | None = setting(optional(one_of("auto", *LLM_DTYPE_NAMES)), key="scft_dtype")
     table_file: str | None = setting(optional(text), key="llmemb_table_file", effect=Effect.INDIRECT)
