@@ -24,7 +24,9 @@ import torch
 from recbole.utils import init_seed
 
 from .add_items import ItemsOnly, add_items, load_extended_model
-from .atomic_write import atomic_write
+from .artifacts.atomic_write import atomic_write
+from .artifacts.fingerprints import key_of
+from .artifacts.records import verified_record
 from .compat import init_logger, load_recbole_checkpoint
 from .data.cold_items import cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
@@ -38,9 +40,7 @@ from .evaluation.cold_items import (
     popularity_scorer,
     text_neighbour_scorer,
 )
-from .fingerprints import key_of
 from .quick_start import compare, make_config
-from .records import verified_record
 from .settings import ColdItemSettings, OutputSettings, TableSettings
 from .utils import get_model, llmemb_class
 

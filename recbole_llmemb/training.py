@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from recbole.utils import init_seed
 
+from .artifacts.fingerprints import file_sha256
+from .artifacts.locks import artifact_lock
+from .artifacts.records import record_path, verified_record, write_record
 from .distributed import agree, barrier, is_main
-from .fingerprints import file_sha256
-from .locks import artifact_lock
-from .records import record_path, verified_record, write_record
 from .settings import EvaluationSettings
 from .utils import get_trainer
 
