@@ -28,9 +28,9 @@ from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load
 from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
 from .llm.table_export import embed_prompts, embedding_settings, require_finite
 from .model.id_view import init_scale
+from .model.registry import LLMEMB_MODELS
 from .model.variants import residual_from_table
 from .settings import EmbeddingSettings, LLMEmbModelSettings, PromptSettings, TableSettings
-from .utils import LLMEMB_MODELS
 
 logger = logging.getLogger(__name__)
 

@@ -40,9 +40,9 @@ from .evaluation.cold_items import (
     popularity_scorer,
     text_neighbour_scorer,
 )
+from .model.registry import get_model, llmemb_class
 from .quick_start import compare, make_config
 from .settings import ColdItemSettings, OutputSettings, TableSettings
-from .utils import get_model, llmemb_class
 
 logger = logging.getLogger(__name__)
 

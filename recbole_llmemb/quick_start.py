@@ -32,6 +32,7 @@ from .llm.scft import run_scft as run_scft_stage
 from .llm.table_stage import build_table as build_table_stage
 from .llm.table_stage import table_file
 from .model.embedding_builder import table_dim
+from .model.registry import LLMEMB_MODELS, get_model, llmemb_class
 from .report.comparison import write_comparison
 from .report.index import update_index
 from .settings import (
@@ -43,7 +44,6 @@ from .settings import (
     TrainingSettings,
 )
 from .training import RunResult, cached_train_and_test, protocol
-from .utils import LLMEMB_MODELS, get_model, llmemb_class
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from .artifacts.locks import artifact_lock
 from .artifacts.records import record_path, verified_record, write_record
 from .distributed import agree, barrier, is_main
 from .settings import EvaluationSettings
-from .utils import get_trainer
+from .trainer.lookup import get_trainer
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 import os
 import re
 
-from recbole_llmemb import utils
+from recbole_llmemb.model import registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,10 +13,10 @@ def test_the_new_backbone_template_and_its_test_run(base_config, monkeypatch):
     model_code, test_code = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(model_code.strip().splitlines()) <= 20
     # Registration changes the lookups: undone after this test.
-    monkeypatch.setattr(utils, "LLMEMB_MODELS", dict(utils.LLMEMB_MODELS))
-    monkeypatch.setattr(utils, "BACKBONES", dict(utils.BACKBONES))
+    monkeypatch.setattr(registry, "LLMEMB_MODELS", dict(registry.LLMEMB_MODELS))
+    monkeypatch.setattr(registry, "BACKBONES", dict(registry.BACKBONES))
     namespace: dict = {}
     exec(compile(model_code, "docs/architecture.md", "exec"), namespace)
-    assert utils.get_model("LLMEmbNARM") is namespace["LLMEmbNARM"]
+    assert registry.get_model("LLMEmbNARM") is namespace["LLMEmbNARM"]
     exec(compile(test_code, "docs/architecture.md", "exec"), namespace)
     namespace["test_llmemb_narm_scores_with_the_adapted_table"](base_config)
