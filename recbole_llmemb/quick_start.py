@@ -43,7 +43,7 @@ from .settings import (
     TableSettings,
     TrainingSettings,
 )
-from .training import RunResult, cached_train_and_test, protocol
+from .trainer.cached_training import RunResult, cached_train_and_test, protocol
 
 logger = logging.getLogger(__name__)
 
