@@ -1,4 +1,4 @@
-"""Every fix that RecBole 1.2.1 needs on today's stack, in one place.
+"""The process-wide fixes that RecBole 1.2.1 needs on today's stack (a fix of one stage lives in that stage).
 
 - numpy 2 removed ``np.float_``/``np.complex_``/``np.unicode_``, which RecBole's ``Config``
   aliases on construction, and ``np.float``, which its metrics (NDCG, MRR, MAP) read and only
