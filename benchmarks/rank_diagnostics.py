@@ -28,7 +28,7 @@ from scipy.stats import spearmanr
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.data import load_data
 from recbole_llmemb.evaluation.popularity import PopularityGroups, training_item_popularity
-from recbole_llmemb.training import item_rows
+from recbole_llmemb.trainer.cached_training import item_rows
 from recbole_llmemb.utils import get_model
 
 NEIGHBOURS = 100

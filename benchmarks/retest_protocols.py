@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 
+from recbole_llmemb.artifacts.records import read_record
 from recbole_llmemb.data import load_data
 from recbole_llmemb.quick_start import make_config
-from recbole_llmemb.records import read_record
-from recbole_llmemb.training import train_and_test
+from recbole_llmemb.trainer.cached_training import train_and_test
 
 METRICS = ("hit@1", "hit@10", "ndcg@10", "tail_hit@10", "head_ndcg@10")
 

@@ -19,7 +19,7 @@ from recbole.data import create_dataset
 from recbole.model.sequential_recommender import SASRec
 from ridge import popularity_r2, ridge_r2
 
-from recbole_llmemb.checkpoints import pretrained_checkpoint
+from recbole_llmemb.artifacts.checkpoints import pretrained_checkpoint
 from recbole_llmemb.cli import parse_args
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.llm.item_table import ItemTable, reduce_pca

@@ -4,9 +4,9 @@ from . import compat
 
 compat.apply()
 
-from .add_items import add_items, load_extended_model  # noqa: E402
 from .cold_start import run_cold_items  # noqa: E402
 from .config import LLMEmbConfig  # noqa: E402
+from .model.add_items import add_items, load_extended_model  # noqa: E402
 from .quick_start import (  # noqa: E402
     build_table,
     compare,

@@ -10,11 +10,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .add_items import add_items
 from .cold_start import run_cold_items
+from .model.add_items import add_items
+from .model.registry import BACKBONES, LLMEMB_MODELS
 from .quick_start import STAGES, make_config, run
 from .settings import ColdItemSettings
-from .utils import BACKBONES, LLMEMB_MODELS
 
 DESCRIPTION = """\
 LLMEmb on RecBole: LLM item embeddings for sequential recommenders.

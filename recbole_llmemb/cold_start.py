@@ -3,7 +3,7 @@
 ``run_cold_items`` takes the cold items out (:mod:`.data.cold_items`), runs the usual comparison
 on the warm data (SCFT, table and PCA see only warm items' text; plain and LLMEmb train on warm
 interactions), adds the cold items to the trained LLMEmb model from their text
-(:func:`~recbole_llmemb.add_items.add_items`), and tests every method on each user's last
+(:func:`~recbole_llmemb.model.add_items.add_items`), and tests every method on each user's last
 interaction of the whole data, its leave-one-out test rows, with the main evaluator's candidates
 and metrics (:mod:`.evaluation.cold_items`): LLMEmb, LLMEmb without SCFT, the
 plain backbone (cold items get its initialiser's rows: RecBole cannot score an item it did not
@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from recbole.utils import init_seed
 
-from .add_items import ItemsOnly, add_items, load_extended_model
-from .atomic_write import atomic_write
+from .artifacts.atomic_write import atomic_write
+from .artifacts.fingerprints import key_of
+from .artifacts.records import verified_record
 from .compat import init_logger, load_recbole_checkpoint
 from .data.cold_items import cold_split, read_sequences
 from .data.dataset_files import require_atomic_files
@@ -38,11 +39,10 @@ from .evaluation.cold_items import (
     popularity_scorer,
     text_neighbour_scorer,
 )
-from .fingerprints import key_of
+from .model.add_items import ItemsOnly, add_items, load_extended_model
+from .model.registry import get_model, llmemb_class
 from .quick_start import compare, make_config
-from .records import verified_record
 from .settings import ColdItemSettings, OutputSettings, TableSettings
-from .utils import get_model, llmemb_class
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Every fix that RecBole 1.2.1 needs on today's stack, in one place.
+"""The process-wide fixes that RecBole 1.2.1 needs on today's stack (a fix of one stage lives in that stage).
 
 - numpy 2 removed ``np.float_``/``np.complex_``/``np.unicode_``, which RecBole's ``Config``
   aliases on construction, and ``np.float``, which its metrics (NDCG, MRR, MAP) read and only
@@ -8,7 +8,7 @@
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole checkpoints (they pickle
   the Config, with pickle protocol 4): :func:`load_recbole_checkpoint` and the trainer's
   ``load_checkpoint`` hook (resume, best-model load) read them with the restricted unpickler of
-  :mod:`.safe_checkpoints`, which runs no code from the file, and only once a cached file's bytes
+  :mod:`.artifacts.safe_checkpoints`, which runs no code from the file, and only once a cached file's bytes
   match the record written beside it. The trainer's ``_save_checkpoint`` writes them atomically
   (RecBole writes in place, so a killed run could leave a truncated one).
 - ``recbole.quick_start`` imports ray, which breaks on numpy 2 and setuptools >= 81: this package
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from recbole.utils import init_logger as recbole_init_logger
 
-from .records import read_record, verified_record
-from .safe_checkpoints import read_checkpoint
+from .artifacts.records import read_record, verified_record
+from .artifacts.safe_checkpoints import read_checkpoint
 
 _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_", "float": "float64"}
 

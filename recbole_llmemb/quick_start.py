@@ -15,23 +15,24 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from .checkpoints import (
+from .artifacts.checkpoints import (
     alignment_target_key,
     llmemb_checkpoint,
     llmemb_key,
     pretrain_key,
     pretrained_checkpoint,
 )
+from .artifacts.fingerprints import dataset_fingerprint
 from .compat import init_logger
 from .config import LLMEmbConfig, cache_dir
 from .config_checks import check_settings, warn_unknown_settings
 from .data import load_data
 from .distributed import init_from_environment, is_distributed, is_main, launched_by_torchrun, spawn_processes
-from .fingerprints import dataset_fingerprint
 from .llm.scft import run_scft as run_scft_stage
 from .llm.table_stage import build_table as build_table_stage
 from .llm.table_stage import table_file
 from .model.embedding_builder import table_dim
+from .model.registry import LLMEMB_MODELS, get_model, llmemb_class
 from .report.comparison import write_comparison
 from .report.index import update_index
 from .settings import (
@@ -42,8 +43,7 @@ from .settings import (
     TableSettings,
     TrainingSettings,
 )
-from .training import RunResult, cached_train_and_test, protocol
-from .utils import LLMEMB_MODELS, get_model, llmemb_class
+from .trainer.cached_training import RunResult, cached_train_and_test, protocol
 
 logger = logging.getLogger(__name__)
 

@@ -1,54 +1,12 @@
-"""Model and trainer lookup: this plugin's classes first, then RecBole's (as RecBole-GNN does)."""
+"""get_model, get_trainer and register_model where RecBole-GNN keeps them; they live in the stage folders.
+
+The model lookup is ``model/registry.py`` (LLMEMB_MODELS, BACKBONES, register_model, get_model,
+llmemb_class), the trainer lookup ``trainer/lookup.py`` (get_trainer): the trainer folder picks its
+trainer without importing anything above it."""
 
 from __future__ import annotations
 
-from recbole.utils import get_model as recbole_get_model
-from recbole.utils import get_trainer as recbole_get_trainer
+from .model.registry import BACKBONES, LLMEMB_MODELS, get_model, llmemb_class, register_model
+from .trainer.lookup import get_trainer
 
-from .model import LLMEmbBERT4Rec, LLMEmbGRU4Rec, LLMEmbSASRec
-from .trainer import LongTailTrainer, RATTrainer
-
-LLMEMB_MODELS = {cls.__name__: cls for cls in (LLMEmbSASRec, LLMEmbGRU4Rec, LLMEmbBERT4Rec)}
-BACKBONES = {cls.backbone.__name__: cls for cls in LLMEMB_MODELS.values()}
-
-
-def register_model(model_class) -> None:
-    """Make an LLMEmb subclass of another RecBole backbone known to the lookups, the API and the CLI's run.
-
-    ``model_class`` needs ``backbone`` (the RecBole class it extends) and ``embedding_size_key``.
-    """
-    for attribute in ("backbone", "embedding_size_key"):
-        if not hasattr(model_class, attribute):
-            raise ValueError(
-                f"{model_class.__name__}: an LLMEmb model class needs the attribute '{attribute}'"
-            )
-    LLMEMB_MODELS[model_class.__name__] = model_class
-    BACKBONES[model_class.backbone.__name__] = model_class
-
-
-def get_model(model_name: str):
-    """Class of ``model_name``: an LLMEmb model of this package, else RecBole's own."""
-    if model_name in LLMEMB_MODELS:
-        return LLMEMB_MODELS[model_name]
-    return recbole_get_model(model_name)
-
-
-def get_trainer(model_type, model_name: str):
-    """RATTrainer for LLMEmb models; for RecBole's models the trainer RecBole picks, with long-tail
-    evaluation and the checkpoint fix when that is the plain ``Trainer``."""
-    if model_name in LLMEMB_MODELS:
-        return RATTrainer
-    trainer = recbole_get_trainer(model_type, model_name)
-    return LongTailTrainer if trainer.__name__ == "Trainer" else trainer
-
-
-def llmemb_class(model_name: str):
-    """The LLMEmb class of a backbone name (``SASRec``) or of its own name (``LLMEmbSASRec``)."""
-    if model_name in LLMEMB_MODELS:
-        return LLMEMB_MODELS[model_name]
-    if model_name in BACKBONES:
-        return BACKBONES[model_name]
-    raise ValueError(
-        f"--model: '{model_name}' is not one of {sorted(BACKBONES)} (the comparison) or"
-        f" {sorted(LLMEMB_MODELS)} (LLMEmb alone)"
-    )
+__all__ = ["BACKBONES", "LLMEMB_MODELS", "get_model", "get_trainer", "llmemb_class", "register_model"]

@@ -9,7 +9,7 @@ import sys
 from recbole_llmemb.data import load_data
 from recbole_llmemb.distributed import is_main, world_size
 from recbole_llmemb.quick_start import make_config
-from recbole_llmemb.training import train_and_test
+from recbole_llmemb.trainer.cached_training import train_and_test
 
 job = json.load(open(sys.argv[1]))
 config = make_config(job["model"], job["dataset"], config_dict=job["config_dict"])

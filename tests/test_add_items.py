@@ -63,7 +63,7 @@ def test_added_items_are_scored_from_their_text_and_old_items_as_before(base_con
 
 
 def test_new_items_are_embedded_in_the_precision_the_table_was_built_in(base_config, tmp_path, monkeypatch):
-    adding = importlib.import_module("recbole_llmemb.add_items")  # the package's add_items is the function
+    adding = importlib.import_module("recbole_llmemb.model.add_items")  # the package's add_items is the function
 
     checkpoint, _, _ = trained(base_config, scft=True, llm_dtype="bfloat16")
     loaded = []

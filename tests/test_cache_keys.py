@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from recbole_llmemb.checkpoints import llmemb_key, pretrain_key
+from recbole_llmemb.artifacts.checkpoints import llmemb_key, pretrain_key
 from recbole_llmemb.llm.table_stage import table_files
 from recbole_llmemb.quick_start import make_config
 from recbole_llmemb.settings import Effect, declared_settings

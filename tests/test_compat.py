@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import recbole_llmemb  # noqa: F401  (applies the compatibility fixes)
+from recbole_llmemb.artifacts.fingerprints import file_sha256
+from recbole_llmemb.artifacts.records import write_record
 from recbole_llmemb.compat import load_recbole_checkpoint
-from recbole_llmemb.fingerprints import file_sha256
-from recbole_llmemb.records import write_record
 
 
 def test_anomaly_detection_is_off_after_recbole_models_are_imported():

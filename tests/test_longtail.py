@@ -16,7 +16,7 @@ from recbole_llmemb.evaluation.popularity import (
 )
 from recbole_llmemb.quick_start import make_config
 from recbole_llmemb.settings import EvaluationSettings
-from recbole_llmemb.training import train_and_test
+from recbole_llmemb.trainer.cached_training import train_and_test
 
 BOUNDS = (5, 10, 20, 40)  # longtail_group_bounds' default
 

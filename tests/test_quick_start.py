@@ -5,22 +5,22 @@ import sys
 import pytest
 import torch
 
-from recbole_llmemb import quick_start, training
-from recbole_llmemb.checkpoints import pretrain_key, training_settings
+from recbole_llmemb import quick_start
+from recbole_llmemb.artifacts.checkpoints import pretrain_key, training_settings
+from recbole_llmemb.artifacts.fingerprints import key_of
 from recbole_llmemb.data import MissingDatasetError, load_data
-from recbole_llmemb.fingerprints import key_of
 from recbole_llmemb.quick_start import make_config, prepare_table
 from recbole_llmemb.settings import overall_defaults
-from recbole_llmemb.trainer import LongTailTrainer, RATTrainer
+from recbole_llmemb.trainer import LongTailTrainer, RATTrainer, cached_training
 
 
 @pytest.fixture
 def trained(monkeypatch) -> list[tuple[str, bool]]:
     """``(model, trained?)`` of every train_and_test call: which models trained, which were re-tested."""
     calls = []
-    original = training.train_and_test
+    original = cached_training.train_and_test
     monkeypatch.setattr(
-        training,
+        cached_training,
         "train_and_test",
         lambda *a, **k: calls.append((a[1].__name__, k.get("train", True))) or original(*a, **k),
     )
@@ -349,7 +349,7 @@ def test_retest_reports_the_seconds_of_the_training_run_exactly(base_config, mon
             self.now += 1.34962
             return self.now
 
-    monkeypatch.setattr(training, "time", Clock())
+    monkeypatch.setattr(cached_training, "time", Clock())
     first = quick_start.run("SASRec", "tiny", config_dict=base_config, stage="pretrain")
     again = quick_start.run("SASRec", "tiny", config_dict=base_config, stage="pretrain")
     assert again["plain"]["cached"]
@@ -366,7 +366,7 @@ def test_unreadable_partial_checkpoint_is_a_clear_error(base_config):
     with pytest.raises(ValueError, match="no record of its inputs") as error:
         quick_start.run("SASRec", "tiny", config_dict=other, stage="pretrain")
     assert path in str(error.value) and "delete" in str(error.value)
-    from recbole_llmemb.records import write_record
+    from recbole_llmemb.artifacts.records import write_record
 
     write_record(path, pretrain_key(config), "0" * 64)  # a record of other bytes: the file was cut short
     with pytest.raises(ValueError, match="bytes changed since it was written") as error:

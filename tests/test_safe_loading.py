@@ -17,11 +17,11 @@ import torch
 from recbole.config import Config
 
 from recbole_llmemb import add_items, cli, load_extended_model, quick_start
-from recbole_llmemb.checkpoints import pretrain_key, pretrained_checkpoint
-from recbole_llmemb.fingerprints import file_sha256
+from recbole_llmemb.artifacts.checkpoints import pretrain_key, pretrained_checkpoint
+from recbole_llmemb.artifacts.fingerprints import file_sha256
+from recbole_llmemb.artifacts.records import ArtifactError, write_record
+from recbole_llmemb.artifacts.safe_checkpoints import read_checkpoint
 from recbole_llmemb.llm import loading
-from recbole_llmemb.records import ArtifactError, write_record
-from recbole_llmemb.safe_checkpoints import read_checkpoint
 from recbole_llmemb.trainer.rat_trainer import pretrained_item_embedding
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -278,7 +278,7 @@ def test_scft_on_a_bfloat16_llm_keeps_lora_weights_in_float32(base_config):
 
 
 def test_scft_dtype_sets_scfts_precision_and_the_table_exports_in_llm_dtype(base_config):
-    from recbole_llmemb.records import read_record
+    from recbole_llmemb.artifacts.records import read_record
 
     mixed = scft_config(base_config, scft_dtype="bfloat16")  # llm_dtype stays float32
     outcome = run_scft(mixed, TOKENS, show_progress=False)

@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
+from recbole_llmemb.artifacts.records import read_record
 from recbole_llmemb.data import load_data
 from recbole_llmemb.evaluation.longtail import LongTailCollector, LongTailEvaluator
 from recbole_llmemb.quick_start import make_config
-from recbole_llmemb.records import read_record
 from recbole_llmemb.trainer import LongTailTrainer
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from recbole_llmemb import training
 from recbole_llmemb.compat import load_recbole_checkpoint
 from recbole_llmemb.data import load_data
 from recbole_llmemb.quick_start import make_config, prepare_table
+from recbole_llmemb.trainer import cached_training
 
 RECORDED = Path(__file__).with_name("trainer_paths.json")
 PLAIN = "SASRec"  # the plain model every RAT path aligns to
@@ -50,7 +50,7 @@ PATHS = {
 COMMON = {"epochs": 3, "eval_step": 1, "stopping_step": 3, "report_negatives": [0, 10]}
 
 
-def _numbers(result: training.RunResult, epoch_losses: list) -> dict:
+def _numbers(result: cached_training.RunResult, epoch_losses: list) -> dict:
     checkpoint = load_recbole_checkpoint(result.checkpoint)
     return {
         "epoch_losses": epoch_losses,
@@ -76,9 +76,9 @@ def _numbers(result: training.RunResult, epoch_losses: list) -> dict:
 
 
 def _train(config, data, checkpoint: str, resume: bool = False) -> dict:
-    """``training.train_and_test``, keeping what each epoch returned."""
+    """``cached_training.train_and_test``, keeping what each epoch returned."""
     epoch_losses: list = []
-    get_trainer = training.get_trainer
+    get_trainer = cached_training.get_trainer
 
     def recording_trainer(model_type, model_name):
         trainer_class = get_trainer(model_type, model_name)
@@ -98,8 +98,8 @@ def _train(config, data, checkpoint: str, resume: bool = False) -> dict:
         return build
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "get_trainer", recording_trainer)
-        result = training.train_and_test(config, config.model_class, data, checkpoint, resume=resume)
+        patch.setattr(cached_training, "get_trainer", recording_trainer)
+        result = cached_training.train_and_test(config, config.model_class, data, checkpoint, resume=resume)
     return _numbers(result, epoch_losses)
 
 

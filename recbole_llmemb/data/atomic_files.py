@@ -11,7 +11,7 @@ import codecs
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
 
 FEATURE_TYPES = ("token", "token_seq", "float", "float_seq")
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.fingerprints import dataset_fingerprint, key_of
+from ..artifacts.locks import artifact_lock
 from ..config import cache_dir, config_get
 from ..distributed import barrier, is_main
-from ..fingerprints import dataset_fingerprint, key_of
-from ..locks import artifact_lock
 from ..settings import ColdItemSettings
 from .atomic_files import AtomicFile, write_atomic_file
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
 from ..settings import ConversionSettings
 from . import amazon2014, amazon2018, movielens, yelp
 from .errors import MissingDatasetError

@@ -7,8 +7,8 @@ import lzma
 import os
 import shutil
 
-from ..atomic_write import atomic_write
-from ..locks import artifact_lock
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.locks import artifact_lock
 from ..settings import ConversionSettings
 from .convert import conversion_plan, convert_from_config, locate_raw_files, missing_files_message
 from .errors import MissingDatasetError

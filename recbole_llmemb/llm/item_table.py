@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..atomic_write import atomic_write
-from ..records import ArtifactError, bytes_sha256, read_record, verified_record, write_record
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.records import ArtifactError, bytes_sha256, read_record, verified_record, write_record
 
 logger = logging.getLogger(__name__)
 

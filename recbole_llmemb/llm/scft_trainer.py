@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.records import ArtifactError
 from ..distributed import barrier, gather_to_main, is_distributed, is_main, rank, world_size
 from ..progress import progress
-from ..records import ArtifactError
 from ..settings import SCFTSettings
 from .lora import lora_model
 from .prompts import PromptTemplate

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
 from ..progress import progress
 from ..settings import TableSettings
 from .loading import llm_device_and_dtype, load_finetuned_llm, load_llm, resolve_llm_path

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..artifacts.fingerprints import file_sha256, key_of
+from ..artifacts.locks import artifact_lock
+from ..artifacts.records import read_record
 from ..config import cache_dir
 from ..distributed import agree, barrier, gather_to_main, is_distributed, is_main, rank, world_size
-from ..fingerprints import file_sha256, key_of
-from ..locks import artifact_lock
-from ..records import read_record
 from ..settings import TableSettings
 from .item_table import ItemTable, check_pca_dim, reduce_pca
 from .loading import dtype_name, llm_device_and_dtype, llm_fingerprint, resolve_llm_path

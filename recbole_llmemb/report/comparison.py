@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
 from .plots import plot_group_analysis, plot_tsne
 
 SPLITS = (("overall", ""), ("tail", "tail_"), ("head", "head_"))

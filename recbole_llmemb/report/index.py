@@ -10,8 +10,8 @@ import glob
 import json
 import os
 
-from ..atomic_write import atomic_write
-from ..locks import artifact_lock
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.locks import artifact_lock
 
 INDEX_NAME = "index.md"
 

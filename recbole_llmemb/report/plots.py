@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
 
 
 def _save(figure, path: str) -> None:

@@ -7,7 +7,10 @@ from recbole.evaluator import Collector, Evaluator
 from recbole.trainer import Trainer
 from torch.nn.parallel import DistributedDataParallel
 
-from ..atomic_write import atomic_write
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.fingerprints import file_sha256
+from ..artifacts.records import verified_record, write_record
+from ..artifacts.safe_checkpoints import read_checkpoint
 from ..compat import load_recbole_checkpoint
 from ..data.sequence_examples import sequence_train_data
 from ..distributed import barrier, is_main
@@ -16,10 +19,7 @@ from ..evaluation.candidates import restrict_to_candidates
 from ..evaluation.fixed_negatives import FixedNegatives
 from ..evaluation.longtail import LongTailCollector, LongTailEvaluator
 from ..evaluation.popularity import PopularityGroups, training_history_lengths, training_item_popularity
-from ..fingerprints import file_sha256
 from ..progress import recbole_bars_as_progress
-from ..records import verified_record, write_record
-from ..safe_checkpoints import read_checkpoint
 from ..settings import EvaluationSettings
 from .distributed_training import ddp_model
 from .recommendation_loss import RecommendationLoss

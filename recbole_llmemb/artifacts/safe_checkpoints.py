@@ -95,7 +95,7 @@ def _allowed_globals() -> dict[str, object]:
 def _config_classes() -> dict[str, type]:
     from recbole.config import Config
 
-    from .config import LLMEmbConfig
+    from ..config import LLMEmbConfig
 
     return {"recbole.config.configurator.Config": Config, "recbole_llmemb.config.LLMEmbConfig": LLMEmbConfig}
 

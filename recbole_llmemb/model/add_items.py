@@ -17,20 +17,20 @@ import os
 import numpy as np
 import torch
 
-from .atomic_write import atomic_write
-from .compat import load_recbole_checkpoint
-from .config import LLMEmbConfig
-from .fingerprints import file_sha256, key_of
-from .llm.item_table import ItemTable
-from .llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
-from .llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
-from .llm.table_export import embed_prompts, embedding_settings, require_finite
-from .model.id_view import init_scale
-from .model.variants import residual_from_table
-from .records import ArtifactError, read_record, verified_record, write_record
-from .safe_checkpoints import config_from_settings, settings_json
-from .settings import EmbeddingSettings, LLMEmbModelSettings, PromptSettings, TableSettings
-from .utils import LLMEMB_MODELS
+from ..artifacts.atomic_write import atomic_write
+from ..artifacts.fingerprints import file_sha256, key_of
+from ..artifacts.records import ArtifactError, read_record, verified_record, write_record
+from ..artifacts.safe_checkpoints import config_from_settings, settings_json
+from ..compat import load_recbole_checkpoint
+from ..config import LLMEmbConfig
+from ..llm.item_table import ItemTable
+from ..llm.loading import LLM_DTYPES, llm_device_and_dtype, llm_fingerprint, load_finetuned_llm, load_llm
+from ..llm.prompts import PromptTemplate, build_item_attributes, read_item_file, render_prompts
+from ..llm.table_export import embed_prompts, embedding_settings, require_finite
+from ..settings import EmbeddingSettings, LLMEmbModelSettings, PromptSettings, TableSettings
+from .id_view import init_scale
+from .registry import LLMEMB_MODELS
+from .variants import residual_from_table
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
-from .distributed import is_main
+from ..distributed import is_main
 
 logger = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from .config import cache_dir
-from .distributed import world_size
+from ..config import cache_dir
+from ..distributed import world_size
+from ..settings import Declared, RATSettings, declared_settings
+from ..settings.recbole_options import PROCESS_SETTINGS, RECBOLE_INPUTS, RECBOLE_RUNTIME
 from .fingerprints import dataset_fingerprint, file_sha256, key_of
 from .records import read_record
-from .settings import Declared, RATSettings, declared_settings
-from .settings.recbole_options import PROCESS_SETTINGS, RECBOLE_INPUTS, RECBOLE_RUNTIME
 
 # RecBole's options that no key holds; every other one is in the keys, a key neither knows too.
 _RECBOLE_LEFT_OUT = RECBOLE_RUNTIME | RECBOLE_INPUTS | PROCESS_SETTINGS
@@ -44,7 +44,7 @@ def training_settings(config, plain: bool = False) -> dict:
     """The config values that shape training, as the config holds them: the plugin's settings that
     change results (:class:`~.settings.Effect`), for a ``plain`` backbone not the LLMEmb-only ones,
     the ``longtail_*`` groups too when a group's metric stops training (``valid_metric``), and
-    RecBole's options but the few that never do (:mod:`.settings.recbole_options`). With
+    RecBole's options but the few that never do (:mod:`~recbole_llmemb.settings.recbole_options`). With
     several processes, their number (each trains on its share of every batch: another run)."""
     declared, group_stopping = declared_settings(), _stops_on_a_group(config)
     settings = {

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from recbole.utils import init_seed
 
-from .distributed import agree, barrier, is_main
-from .fingerprints import file_sha256
-from .locks import artifact_lock
-from .records import record_path, verified_record, write_record
-from .settings import EvaluationSettings
-from .utils import get_trainer
+from ..artifacts.fingerprints import file_sha256
+from ..artifacts.locks import artifact_lock
+from ..artifacts.records import record_path, verified_record, write_record
+from ..distributed import agree, barrier, is_main
+from ..settings import EvaluationSettings
+from .lookup import get_trainer
 
 logger = logging.getLogger(__name__)
 
