@@ -2,8 +2,10 @@
 
 A refactor of the trainer must leave each path's epoch losses (RAT's two parts apart), validation,
 test results under each protocol and checkpoint contents as they were. The numbers were recorded on
-a CPU with one thread; ``rel=1e-6`` lets another BLAS's last-bit differences pass, while a changed
-loss, RNG draw order or candidate mask moves them far more. Re-record after an intended change with
+a CPU with one thread; ``rel=1e-5, abs=1e-6`` lets another thread count's or BLAS's last-bit
+differences pass (a parameter whose gradient is zero in theory, the attention's key bias, sums to
+float noise of ~1e-7 that moves with them), while a changed loss, RNG draw order or candidate mask
+moves them far more. Re-record after an intended change with
 ``RECORD_TRAINER_PATHS=tests/trainer_paths.json python -m pytest tests/test_trainer_paths.py``.
 """
 
@@ -134,7 +136,7 @@ def _close(recorded, actual, where: str) -> None:
         for i, (r, a) in enumerate(zip(recorded, actual, strict=True)):
             _close(r, a, f"{where}[{i}]")
     elif isinstance(recorded, float):
-        assert actual == pytest.approx(recorded, rel=1e-6, abs=1e-9), where
+        assert actual == pytest.approx(recorded, rel=1e-5, abs=1e-6), where
     else:
         assert actual == recorded, where
 
