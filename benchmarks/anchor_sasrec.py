@@ -15,7 +15,9 @@ positions as RecBole does (padding never attended), to measure that one differen
         --learning_rate=0.0005 --weight_decay=1e-8
 
 Prints the test rows (full and uni100) of the plain model; the checkpoint is cached like any plain
-backbone's (``pretrained-AnchorSASRec-<key>.pth``).
+backbone's (``pretrained-AnchorSASRec-<key>.pth``). ``--llmemb`` trains LLMEmb on this architecture
+instead, aligned to that plain model (add ``--llmemb_id_view=True`` for the ID view, an AnchorSASRec
+as well).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import torch
 from recbole.model.sequential_recommender.sasrec import SASRec
 from torch import nn
 
-from recbole_llmemb.quick_start import train_plain
+from recbole_llmemb.model import LLMEmbSASRec
+from recbole_llmemb.quick_start import train_llmemb, train_plain
+from recbole_llmemb.utils import register_model
 
 # The public model's settings where RecBole's SASRec defaults differ (hidden 64, 2 blocks, ReLU agree).
 ANCHOR_SETTINGS = {"inner_size": 64, "layer_norm_eps": 1e-8}
@@ -103,15 +107,27 @@ class AnchorSASRec(SASRec):
         return self.gather_indexes(x, item_seq_len - 1)
 
 
+class LLMEmbAnchorSASRec(LLMEmbSASRec, AnchorSASRec):
+    """LLMEmb on the public architecture: its item table is adapter(LLM table), aligned to a plain
+    :class:`AnchorSASRec`; with ``llmemb_id_view`` the ID view is an AnchorSASRec too."""
+
+    backbone = AnchorSASRec
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config_files", default=None)
+    parser.add_argument("--llmemb", action="store_true", help="train LLMEmb on it (the plain model first)")
     args, rest = parser.parse_known_args()
     settings = {**ANCHOR_SETTINGS, "anchor_left_padding": True}
     settings.update(arg[2:].split("=", 1) for arg in rest)
     files = args.config_files.split(",") if args.config_files else None
-    result = train_plain(AnchorSASRec, args.dataset, files, settings)
+    if args.llmemb:
+        register_model(LLMEmbAnchorSASRec)
+        result = train_llmemb("LLMEmbAnchorSASRec", args.dataset, files, settings)
+    else:
+        result = train_plain(AnchorSASRec, args.dataset, files, settings)
     print("| protocol | " + " | ".join(METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
     for protocol, metrics in result["test_results"].items():

@@ -90,7 +90,7 @@ class LLMEmbConfig(Config):
         super()._load_internal_config_dict(model, model_class, dataset)
         if not os.path.isfile(os.path.join(PROPERTIES_DIR, "overall.yaml")):
             raise FileNotFoundError(f"{PROPERTIES_DIR}/overall.yaml is missing: reinstall recbole-llmemb")
-        backbone = getattr(model_class, "backbone", model_class).__name__
+        backbone = backbone_class(model_class).__name__
         files = (
             [os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{backbone}.yaml")] if backbone != model else []
         )
@@ -187,6 +187,14 @@ class LLMEmbConfig(Config):
             self.final_config_dict["eval_negatives"] = int(mode[phase][3:])
             mode[phase] = "full"
         super()._set_eval_neg_sample_args(phase)
+
+
+def backbone_class(model_class: type) -> type:
+    """The RecBole model whose YAML files hold ``model_class``'s defaults: its ``backbone``, followed
+    to the end (an LLMEmb model of a SASRec subclass reads SASRec's)."""
+    while getattr(model_class, "backbone", model_class) is not model_class:
+        model_class = model_class.backbone
+    return model_class
 
 
 def literal_value(value: str):

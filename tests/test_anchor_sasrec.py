@@ -9,8 +9,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
-from anchor_sasrec import ANCHOR_SETTINGS, AnchorSASRec  # noqa: E402
+from anchor_sasrec import ANCHOR_SETTINGS, AnchorSASRec, LLMEmbAnchorSASRec  # noqa: E402
+from recbole.model.sequential_recommender.sasrec import SASRec  # noqa: E402
 
+from recbole_llmemb.config import backbone_class  # noqa: E402
 from recbole_llmemb.data import load_data  # noqa: E402
 from recbole_llmemb.model.sequence_loss import every_position_outputs  # noqa: E402
 from recbole_llmemb.quick_start import make_config  # noqa: E402
@@ -70,3 +72,14 @@ def test_trains_under_the_sequence_regime(base_config, left):
     trainer.fit(train, None, saved=False, show_progress=False)
     after = model.item_embedding.weight.detach()
     assert torch.isfinite(after).all() and not torch.equal(before, after)
+
+
+def test_llmemb_on_the_anchor_reads_sasrec_defaults_and_uses_the_anchor_twice(base_config, llmemb_model):
+    settings = {**base_config, **ANCHOR_SETTINGS, "anchor_left_padding": True, "llmemb_id_view": True}
+    config = make_config(LLMEmbAnchorSASRec, "tiny", config_dict=settings)
+    assert backbone_class(LLMEmbAnchorSASRec) is SASRec and config["hidden_act"] == "relu"
+    model = llmemb_model(config, load_data(config)).eval()
+    assert isinstance(model.id_view.encoder, AnchorSASRec) and hasattr(model, "final_norm")
+    with torch.no_grad():
+        scores = model.full_sort_predict({model.ITEM_SEQ: SEQ, model.ITEM_SEQ_LEN: LENGTHS})
+    assert scores.shape == (2, model.n_items) and torch.isfinite(scores).all()

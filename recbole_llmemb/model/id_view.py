@@ -18,19 +18,20 @@ from .variants import residual_from_table
 
 
 class IDView(nn.Module):
-    """A RecBole SASRec of its own (ID item table, positions, blocks) beside an LLMEmb-SASRec.
+    """A SASRec of its own (ID item table, positions, blocks; ``encoder_class``, RecBole's by default)
+    beside an LLMEmb-SASRec.
 
     ``init='table'`` starts each item's ID vector at its first ``hidden_size`` standardised PCA
     components x ``initializer_range`` (RecBole's init scale); ``'random'`` keeps RecBole's init.
     """
 
-    def __init__(self, config, dataset, table: torch.Tensor, init: str):
+    def __init__(self, config, dataset, table: torch.Tensor, init: str, encoder_class: type = SASRec):
         super().__init__()
         if TrainingSettings.from_config(config).sampled_softmax_negatives > 0:
             raise ValueError(
                 "llmemb_id_view: scores every item through both views; set sampled_softmax_negatives: 0"
             )
-        self.encoder = SASRec(config, dataset)
+        self.encoder = encoder_class(config, dataset)
         if init == "table":
             start = residual_from_table(table, self.encoder.item_embedding.weight.shape[1], init_scale(config))
             start[0] = 0.0

@@ -26,7 +26,9 @@ class LLMEmbSASRec(SASRec):
         self.id_view = None
         settings = LLMEmbModelSettings.from_config(config)
         if settings.id_view:
-            self.id_view = IDView(config, dataset, self.item_embedding.table, settings.id_view_init)
+            self.id_view = IDView(
+                config, dataset, self.item_embedding.table, settings.id_view_init, self.backbone
+            )
 
     def forward(self, item_seq, item_seq_len):
         output = super().forward(item_seq, item_seq_len)
